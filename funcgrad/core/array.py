@@ -1,0 +1,155 @@
+"""fg.Array: an immutable wrapper around one NumPy (or CuPy) buffer, and the shared array API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from funcgrad.core import backend
+
+
+class ArrayBase:
+    """What ``fg.Array`` and every tracer share: shape queries and the operator methods.
+
+    The operators and NumPy-named methods (``__add__``, ``sum``, ``reshape``, ``at``, ...) are
+    installed by ``funcgrad.numpy`` so that ``core`` does not import the layers above it.
+    """
+
+    __slots__ = ()
+    __array_priority__ = 100
+    __hash__ = None  # arrays compare elementwise, so they are not hashable (as in NumPy and JAX)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d array; use .shape or .size instead")
+        return self.shape[0]
+
+
+class Array(ArrayBase):
+    """An immutable n-dimensional array on one device.
+
+    Build one with ``fg.numpy.asarray`` (or any funcgrad operation). Arrays are never written in
+    place: use ``x.at[idx].set(y)`` for a functional update, which returns a new array.
+
+    Example:
+      >>> x = fnp.asarray([1.0, 2.0, 3.0])
+      >>> (x * 2).sum()
+      Array(12., dtype=float32)
+    """
+
+    __slots__ = ("_value", "__weakref__")
+
+    def __init__(self, value: Any):
+        # Internal: ``value`` must be a NumPy/CuPy array or scalar that nobody else writes.
+        self._value = value
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._value.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._value.dtype
+
+    @property
+    def device(self) -> backend.Device:
+        return backend.device_of(self._value)
+
+    def __array__(self, dtype=None, copy=None):
+        v = self._value
+        if not isinstance(v, np.ndarray):
+            if backend.xp_of(v) is not np:
+                v = v.get()
+            else:
+                v = np.asarray(v)
+        # Lock the buffer itself, so that no view of it can be made writable again.
+        v.flags.writeable = False
+        if dtype is not None and np.dtype(dtype) != v.dtype:
+            if copy is False:
+                raise ValueError("Array.__array__: a dtype change needs a copy; copy=False given")
+            return v.astype(dtype)
+        if copy:
+            return v.copy()
+        return v
+
+    def block_until_ready(self) -> Array:
+        """Waits until the array's value is computed (a no-op on the CPU); returns ``self``."""
+        xp = backend.xp_of(self._value)
+        if xp is not np:
+            xp.cuda.get_current_stream().synchronize()
+        return self
+
+    def __setitem__(self, idx, value):
+        raise TypeError(
+            "fg.Array is immutable and does not support item assignment; "
+            "use x = x.at[idx].set(value) (or .add/.multiply/...) for a functional update"
+        )
+
+    def __repr__(self) -> str:
+        v = np.asarray(self)
+        body = np.array2string(v, separator=", ", prefix="Array(")
+        return f"Array({body}, dtype={v.dtype})"
+
+    def __str__(self) -> str:
+        return str(np.asarray(self))
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __int__(self) -> int:
+        return int(self._value)
+
+    def __float__(self) -> float:
+        return float(self._value)
+
+    def __complex__(self) -> complex:
+        return complex(self._value)
+
+    def __index__(self) -> int:
+        if self._value.dtype.kind not in "iub":
+            raise TypeError(
+                f"only integer arrays can be used as an index, got dtype {self._value.dtype}"
+            )
+        return int(self._value)
+
+    def __iter__(self):
+        if not self.shape:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(self.shape[0]))
+
+    def item(self, *args):
+        """The element as a Python scalar (NumPy's ``ndarray.item``)."""
+        return np.asarray(self).item(*args)
+
+    def tolist(self):
+        """The array as nested Python lists."""
+        return np.asarray(self).tolist()
+
+    def __reduce__(self):
+        return (_rebuild, (np.asarray(self).copy(),))
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+def _rebuild(value):
+    return Array(value)
+
+
+def is_array(x: Any) -> bool:
+    return isinstance(x, ArrayBase)

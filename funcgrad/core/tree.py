@@ -1,0 +1,283 @@
+"""Pytrees: nested containers of leaves, flattened to a list plus a hashable structure."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any, NamedTuple
+
+__all__ = [
+    "PyTreeDef",
+    "register_pytree_node",
+    "register_dataclass",
+    "tree_flatten",
+    "tree_unflatten",
+    "tree_leaves",
+    "tree_structure",
+    "tree_map",
+    "treedef_is_leaf",
+]
+
+
+class _NodeType(NamedTuple):
+    to_iterable: Callable[[Any], tuple[Iterable[Any], Hashable]]
+    from_iterable: Callable[[Hashable, Iterable[Any]], Any]
+
+
+_registry: dict[type, _NodeType] = {}
+
+
+def register_pytree_node(
+    nodetype: type,
+    flatten_func: Callable[[Any], tuple[Iterable[Any], Hashable]],
+    unflatten_func: Callable[[Hashable, Iterable[Any]], Any],
+) -> None:
+    """Registers a container type as a pytree node.
+
+    Args:
+      nodetype: the class to register.
+      flatten_func: ``obj -> (children, aux_data)``; aux_data must be hashable.
+      unflatten_func: ``(aux_data, children) -> obj``.
+
+    Example:
+      >>> class Pair:
+      ...     def __init__(self, a, b): self.a, self.b = a, b
+      >>> register_pytree_node(Pair, lambda p: ((p.a, p.b), None), lambda _, c: Pair(*c))
+    """
+    if nodetype in _registry:
+        raise ValueError(f"register_pytree_node: {nodetype.__name__} is already registered")
+    _registry[nodetype] = _NodeType(flatten_func, unflatten_func)
+
+
+def register_dataclass(cls: type, data_fields=None, meta_fields=None) -> type:
+    """Registers a dataclass as a pytree node; usable as a decorator.
+
+    ``data_fields`` are children (default: every field not in ``meta_fields``); ``meta_fields``
+    are static, hashable configuration kept in the tree structure.
+
+    Example:
+      >>> @register_dataclass
+      ... @dataclasses.dataclass
+      ... class Point:
+      ...     x: float
+      ...     y: float
+      >>> tree_leaves(Point(1.0, 2.0))
+      [1.0, 2.0]
+    """
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"register_dataclass: {cls!r} is not a dataclass; decorate it first")
+    names = [f.name for f in dataclasses.fields(cls)]
+    meta = tuple(meta_fields or ())
+    data = tuple(data_fields) if data_fields is not None else tuple(n for n in names if n not in meta)
+    missing = set(names) - set(data) - set(meta)
+    if missing:
+        raise ValueError(f"register_dataclass: fields {sorted(missing)} are neither data nor meta")
+
+    def flatten(obj):
+        return [getattr(obj, n) for n in data], tuple(getattr(obj, n) for n in meta)
+
+    def unflatten(aux, children):
+        return cls(**dict(zip(data, children)), **dict(zip(meta, aux)))
+
+    register_pytree_node(cls, flatten, unflatten)
+    return cls
+
+
+def _is_namedtuple(x: Any) -> bool:
+    return isinstance(x, tuple) and hasattr(type(x), "_fields")
+
+
+class PyTreeDef:
+    """The structure of a pytree: node kind, static data and child structures (hashable)."""
+
+    __slots__ = ("kind", "aux", "children", "num_leaves", "_hash")
+
+    def __init__(self, kind, aux, children: tuple[PyTreeDef, ...]):
+        self.kind = kind  # None for a leaf, "none" for None, else the node's type
+        self.aux = aux
+        self.children = children
+        self.num_leaves = 1 if kind is None else sum(c.num_leaves for c in children)
+        self._hash = hash((kind, aux, children))
+
+    def __eq__(self, other):
+        return (
+            isinstance(other, PyTreeDef)
+            and self._hash == other._hash
+            and self.kind == other.kind
+            and self.aux == other.aux
+            and self.children == other.children
+        )
+
+    def __hash__(self):
+        return self._hash
+
+    def unflatten(self, leaves: Iterable[Any]) -> Any:
+        leaves = list(leaves)
+        if len(leaves) != self.num_leaves:
+            raise ValueError(
+                f"tree_unflatten: expected {self.num_leaves} leaves for {self}, got {len(leaves)}"
+            )
+        it = iter(leaves)
+        return self._build(it)
+
+    def _build(self, it):
+        kind = self.kind
+        if kind is None:
+            return next(it)
+        if kind == "none":
+            return None
+        kids = [c._build(it) for c in self.children]
+        if kind is tuple:
+            return tuple(kids)
+        if kind is list:
+            return kids
+        if kind is dict:
+            return dict(zip(self.aux, kids))
+        if kind == "namedtuple":
+            return self.aux(*kids)
+        return _registry[kind].from_iterable(self.aux, kids)
+
+    def __repr__(self):
+        return f"PyTreeDef({self._str()})"
+
+    def _str(self):
+        kind = self.kind
+        if kind is None:
+            return "*"
+        if kind == "none":
+            return "None"
+        kids = [c._str() for c in self.children]
+        if kind is tuple:
+            return "(" + ", ".join(kids) + ("," if len(kids) == 1 else "") + ")"
+        if kind is list:
+            return "[" + ", ".join(kids) + "]"
+        if kind is dict:
+            return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(self.aux, kids)) + "}"
+        name = self.aux.__name__ if kind == "namedtuple" else kind.__name__
+        return f"{name}(" + ", ".join(kids) + ")"
+
+
+_LEAF = PyTreeDef(None, None, ())
+_NONE = PyTreeDef("none", None, ())
+
+
+def _flatten(x, leaves, is_leaf):
+    if is_leaf is not None and is_leaf(x):
+        leaves.append(x)
+        return _LEAF
+    t = type(x)
+    if t is tuple or t is list:
+        return PyTreeDef(t, None, tuple(_flatten(c, leaves, is_leaf) for c in x))
+    if t is dict:
+        keys = sorted(x, key=_sort_key)
+        return PyTreeDef(dict, tuple(keys), tuple(_flatten(x[k], leaves, is_leaf) for k in keys))
+    if x is None:
+        return _NONE
+    node = _registry.get(t)
+    if node is not None:
+        children, aux = node.to_iterable(x)
+        return PyTreeDef(t, aux, tuple(_flatten(c, leaves, is_leaf) for c in children))
+    if _is_namedtuple(x):
+        return PyTreeDef("namedtuple", t, tuple(_flatten(c, leaves, is_leaf) for c in x))
+    leaves.append(x)
+    return _LEAF
+
+
+def _sort_key(k):
+    # Dict keys are sorted (as in JAX) so that structure does not depend on insertion order;
+    # mixed key types sort by type name first.
+    return (type(k).__name__, k)
+
+
+def tree_flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None):
+    """Flattens a pytree into ``(leaves, treedef)``.
+
+    Example:
+      >>> leaves, treedef = tree_flatten({"a": 1, "b": (2, 3)})
+      >>> leaves
+      [1, 2, 3]
+    """
+    leaves: list[Any] = []
+    treedef = _flatten(tree, leaves, is_leaf)
+    return leaves, treedef
+
+
+def tree_unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
+    """Builds a pytree of structure ``treedef`` from ``leaves``.
+
+    Example:
+      >>> leaves, td = tree_flatten((1, [2]))
+      >>> tree_unflatten(td, [10, 20])
+      (10, [20])
+    """
+    return treedef.unflatten(leaves)
+
+
+def tree_leaves(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> list[Any]:
+    """The leaves of a pytree, in flattening order.
+
+    Example:
+      >>> tree_leaves([1, {"x": 2}, None])
+      [1, 2]
+    """
+    return tree_flatten(tree, is_leaf)[0]
+
+
+def tree_structure(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> PyTreeDef:
+    """The structure of a pytree.
+
+    Example:
+      >>> tree_structure((1, 2)) == tree_structure((3, 4))
+      True
+    """
+    return tree_flatten(tree, is_leaf)[1]
+
+
+def treedef_is_leaf(treedef: PyTreeDef) -> bool:
+    return treedef.kind is None
+
+
+def tree_map(f: Callable[..., Any], tree: Any, *rest: Any, is_leaf=None) -> Any:
+    """Applies ``f`` leafwise to one or more pytrees of the same structure.
+
+    Example:
+      >>> tree_map(lambda a, b: a + b, {"x": 1, "y": 2}, {"x": 10, "y": 20})
+      {'x': 11, 'y': 22}
+    """
+    leaves, treedef = tree_flatten(tree, is_leaf)
+    all_leaves = [leaves]
+    for i, r in enumerate(rest):
+        r_leaves, r_def = tree_flatten(r, is_leaf)
+        if r_def != treedef:
+            raise ValueError(
+                f"tree_map: tree {i + 1} has structure {r_def}, which differs from the first "
+                f"tree's structure {treedef}"
+            )
+        all_leaves.append(r_leaves)
+    return treedef.unflatten(f(*xs) for xs in zip(*all_leaves))
+
+
+def flatten_up_to(treedef: PyTreeDef, tree: Any, what: str = "tree") -> list[Any]:
+    """Flattens ``tree`` only down to the leaves of ``treedef`` (a prefix of its structure)."""
+    out: list[Any] = []
+
+    def go(td, x, path):
+        if td.kind is None:
+            out.append(x)
+            return
+        if td.kind == "none":
+            if x is not None:
+                raise ValueError(f"{what}: expected None at {path or 'the root'}, got {x!r}")
+            return
+        leaves: list[Any] = []
+        sub = _flatten(x, leaves, lambda y: y is not x)
+        if sub.kind != td.kind or sub.aux != td.aux or len(sub.children) != len(td.children):
+            raise ValueError(
+                f"{what}: structure {td} does not match {type(x).__name__} at {path or 'the root'}"
+            )
+        keys = td.aux if td.kind is dict else range(len(td.children))
+        for k, c, child in zip(keys, td.children, leaves):
+            go(c, child, f"{path}[{k!r}]")
+
+    go(treedef, tree, "")
+    return out

@@ -1,0 +1,145 @@
+"""dot_general: the one contraction primitive behind dot, matmul, tensordot, einsum and linear."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from funcgrad.core.primitive import Primitive, ShapedArray
+from funcgrad.transforms.grad import defjvp, defvjp
+
+# dimension_numbers = ((lhs_contracting, rhs_contracting), (lhs_batch, rhs_batch)), as in JAX.
+# The output's axes are: batch axes, then lhs free axes, then rhs free axes.
+
+
+def _free(ndim, contract, batch):
+    return [i for i in range(ndim) if i not in contract and i not in batch]
+
+
+def _dot_general_impl(xp, lhs, rhs, *, dimension_numbers, preferred_element_type=None):
+    (lc, rc), (lb, rb) = dimension_numbers
+    lhs = xp.asarray(lhs)
+    rhs = xp.asarray(rhs)
+    # Fast paths that map to one BLAS call without copies.
+    if not lb:
+        if lhs.ndim == 2 and rhs.ndim == 2 and len(lc) == 1:
+            a = lhs if lc[0] == 1 else lhs.T
+            b = rhs if rc[0] == 0 else rhs.T
+            out = a @ b
+        elif lhs.ndim == 1 and rhs.ndim == 1 and len(lc) == 1:
+            out = xp.dot(lhs, rhs)
+        else:
+            out = xp.tensordot(lhs, rhs, axes=(list(lc), list(rc)))
+    else:
+        lf = _free(lhs.ndim, lc, lb)
+        rf = _free(rhs.ndim, rc, rb)
+        bshape = [lhs.shape[i] for i in lb]
+        lfs = [lhs.shape[i] for i in lf]
+        rfs = [rhs.shape[i] for i in rf]
+        k = int(np.prod([lhs.shape[i] for i in lc], dtype=np.int64))
+        m = int(np.prod(lfs, dtype=np.int64))
+        n = int(np.prod(rfs, dtype=np.int64))
+        b = int(np.prod(bshape, dtype=np.int64))
+        a = xp.transpose(lhs, list(lb) + lf + list(lc)).reshape(b, m, k)
+        c = xp.transpose(rhs, list(rb) + list(rc) + rf).reshape(b, k, n)
+        out = xp.matmul(a, c).reshape(bshape + lfs + rfs)
+    if preferred_element_type is not None:
+        out = out.astype(preferred_element_type)
+    return out
+
+
+def _dot_general_abstract_eval(lhs, rhs, *, dimension_numbers, preferred_element_type=None):
+    (lc, rc), (lb, rb) = dimension_numbers
+    ls, rs = lhs.shape, rhs.shape
+    ok = len(lc) == len(rc) and len(lb) == len(rb)
+    ok = ok and all(0 <= i < len(ls) for i in (*lc, *lb)) and all(0 <= i < len(rs) for i in (*rc, *rb))
+    ok = ok and all(ls[i] == rs[j] for i, j in zip(lc, rc)) and all(ls[i] == rs[j] for i, j in zip(lb, rb))
+    if not ok:
+        raise ValueError(
+            f"dot_general: cannot contract shapes {ls} and {rs} with dimension_numbers "
+            f"{dimension_numbers} (contracting and batch axes must match in size)"
+        )
+    shape = (
+        tuple(ls[i] for i in lb)
+        + tuple(ls[i] for i in _free(len(ls), lc, lb))
+        + tuple(rs[i] for i in _free(len(rs), rc, rb))
+    )
+    dtype = preferred_element_type or np.result_type(lhs.dtype, rhs.dtype)
+    return ShapedArray(shape, np.dtype(dtype))
+
+
+def _ranges_like(*xs):
+    start = 0
+    for x in xs:
+        yield range(start, start + len(x))
+        start += len(x)
+
+
+def _dot_general_transpose_lhs(g, x, y, dimension_numbers, swap_ans=False):
+    # The cotangent of lhs is a dot_general of g with rhs over rhs's free axes, then a transpose
+    # back into lhs's axis order (JAX's rule).
+    from funcgrad.lax.shape import transpose
+
+    x_ndim = len(x.shape)
+    y_ndim = len(y.shape)
+    (x_contract, y_contract), (x_batch, y_batch) = dimension_numbers
+    x_kept = _free(x_ndim, x_contract, x_batch)
+    y_kept = _free(y_ndim, y_contract, y_batch)
+    if swap_ans:
+        ans_batch, ans_y, _ = _ranges_like(x_batch, y_kept, x_kept)
+    else:
+        ans_batch, _, ans_y = _ranges_like(x_batch, x_kept, y_kept)
+    dims = ((tuple(ans_y), tuple(y_kept)), (tuple(ans_batch), tuple(y_batch)))
+    x_contract_sorted_by_y = [c for _, c in sorted(zip(y_contract, x_contract))]
+    out_axes = np.argsort(list(x_batch) + x_kept + x_contract_sorted_by_y)
+    res = dot_general(g, y, dims)
+    if g.dtype != x.dtype and x.dtype.kind in "fc":
+        from funcgrad.lax.elementwise import convert_element_type
+
+        res = convert_element_type(res, x.dtype)
+    return transpose(res, tuple(int(a) for a in out_axes))
+
+
+def _dot_general_transpose_rhs(g, x, y, dimension_numbers):
+    (x_contract, y_contract), (x_batch, y_batch) = dimension_numbers
+    swapped = ((y_contract, x_contract), (y_batch, x_batch))
+    return _dot_general_transpose_lhs(g, y, x, swapped, swap_ans=True)
+
+
+def _dot_vjp_lhs(g, ans, x, y, *, dimension_numbers, preferred_element_type=None):
+    return _dot_general_transpose_lhs(g, x, y, dimension_numbers)
+
+
+def _dot_vjp_rhs(g, ans, x, y, *, dimension_numbers, preferred_element_type=None):
+    return _dot_general_transpose_rhs(g, x, y, dimension_numbers)
+
+
+dot_general_p = Primitive("dot_general")
+dot_general_p.def_impl(_dot_general_impl)
+dot_general_p.def_abstract_eval(_dot_general_abstract_eval)
+defjvp(
+    dot_general_p,
+    lambda t, ans, x, y, **p: dot_general_p.bind(t, y, **p),
+    lambda t, ans, x, y, **p: dot_general_p.bind(x, t, **p),
+)
+defvjp(dot_general_p, _dot_vjp_lhs, _dot_vjp_rhs)
+
+
+def dot_general(lhs, rhs, dimension_numbers, preferred_element_type=None):
+    """General tensor contraction (JAX's ``lax.dot_general``).
+
+    Args:
+      dimension_numbers: ``((lhs_contracting, rhs_contracting), (lhs_batch, rhs_batch))``.
+
+    Example:
+      >>> dot_general(a, b, (((1,), (0,)), ((), ())))   # a @ b for matrices
+    """
+    (lc, rc), (lb, rb) = dimension_numbers
+    dims = ((tuple(int(i) for i in lc), tuple(int(i) for i in rc)), (tuple(int(i) for i in lb), tuple(int(i) for i in rb)))
+    return dot_general_p.bind(
+        lhs, rhs, dimension_numbers=dims, preferred_element_type=preferred_element_type
+    )
+
+
+def dot(lhs, rhs):
+    """Vector/matrix product of 1-d or 2-d operands (contracts lhs's last and rhs's first axis)."""
+    return dot_general(lhs, rhs, (((len(lhs.shape) - 1,), (0,)), ((), ())))

@@ -1,0 +1,412 @@
+"""Elementwise primitives: one stanza each (wrapper, primitive, impl, shapes, jvp, vjp).
+
+Binary primitives broadcast like NumPy; their cotangents are summed back to each operand's
+shape by ``unbroadcast`` (as in HIPS autograd). Python scalars stay weakly typed (NEP 50).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from funcgrad.core.primitive import Primitive, ShapedArray
+from funcgrad.transforms.grad import defjvp, defvjp, nondiff_primitives
+
+# --------------------------------------------------------------------------------------------
+# Registration helpers
+
+
+def _aval_dtype(a):
+    return a.dtype if isinstance(a, ShapedArray) else a  # Python scalars stay weak
+
+
+def _elementwise_abstract_eval(*avals, **params):
+    shapes = [a.shape for a in avals if isinstance(a, ShapedArray)]
+    dtype = np.result_type(*[_aval_dtype(a) for a in avals])
+    return ShapedArray(np.broadcast_shapes(*shapes), dtype)
+
+
+def _predicate_abstract_eval(*avals, **params):
+    shapes = [a.shape for a in avals if isinstance(a, ShapedArray)]
+    return ShapedArray(np.broadcast_shapes(*shapes), np.dtype(bool))
+
+
+def _ufunc_impl(name):
+    def impl(xp, *args):
+        return getattr(xp, name)(*args)
+
+    impl.__name__ = f"_{name}_impl"
+    return impl
+
+
+def unary(name: str, ufunc: str | None = None, deriv=None) -> Primitive:
+    """A unary elementwise primitive whose derivative is ``deriv(ans, x)`` (None: no derivative).
+
+    Both rules are one product: jvp ``t * deriv``, vjp ``g * deriv``.
+    """
+    prim = Primitive(name)
+    prim.def_impl(_ufunc_impl(ufunc or name))
+    prim.def_abstract_eval(_elementwise_abstract_eval)
+    if deriv is None:
+        nondiff_primitives.add(prim)
+    else:
+        defjvp(prim, lambda t, ans, x: t * deriv(ans, x))
+        defvjp(prim, lambda g, ans, x: g * deriv(ans, x))
+    return prim
+
+
+def binary(name: str, ufunc: str | None = None, predicate: bool = False) -> Primitive:
+    prim = Primitive(name)
+    prim.def_impl(_ufunc_impl(ufunc or name))
+    prim.def_abstract_eval(_predicate_abstract_eval if predicate else _elementwise_abstract_eval)
+    if predicate:
+        nondiff_primitives.add(prim)
+    return prim
+
+
+def unbroadcast(g, x):
+    """Sums cotangent ``g`` over the axes along which ``x`` was broadcast; casts to x's dtype."""
+    shape = x.shape
+    gshape = g.shape
+    if gshape != shape:
+        lead = len(gshape) - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, d in enumerate(shape) if d == 1 and gshape[lead + i] != 1
+        )
+        if axes:
+            g = reduce_sum_p.bind(g, axes=axes)
+        if g.shape != shape:
+            g = reshape_p.bind(g, new_sizes=tuple(shape))
+    if g.dtype != x.dtype:
+        g = convert_element_type_p.bind(g, new_dtype=x.dtype)
+    return g
+
+
+def broadcast_like(t, ans):
+    """A tangent of one operand, brought to the output's shape and dtype."""
+    if t.dtype != ans.dtype:
+        t = convert_element_type_p.bind(t, new_dtype=ans.dtype)
+    if t.shape != ans.shape:
+        t = broadcast_to_p.bind(t, shape=ans.shape)
+    return t
+
+
+# Late imports: shape and reduce primitives are used by the helpers above.
+from funcgrad.lax.reduce import reduce_sum_p  # noqa: E402
+from funcgrad.lax.shape import broadcast_to_p, reshape_p  # noqa: E402
+
+# --------------------------------------------------------------------------------------------
+# Arithmetic
+
+add_p = binary("add")
+defjvp(add_p, lambda t, ans, x, y: broadcast_like(t, ans), lambda t, ans, x, y: broadcast_like(t, ans))
+defvjp(add_p, lambda g, ans, x, y: unbroadcast(g, x), lambda g, ans, x, y: unbroadcast(g, y))
+
+sub_p = binary("sub", "subtract")
+defjvp(sub_p, lambda t, ans, x, y: broadcast_like(t, ans), lambda t, ans, x, y: -broadcast_like(t, ans))
+defvjp(sub_p, lambda g, ans, x, y: unbroadcast(g, x), lambda g, ans, x, y: unbroadcast(-g, y))
+
+mul_p = binary("mul", "multiply")
+defjvp(mul_p, lambda t, ans, x, y: broadcast_like(t * y, ans), lambda t, ans, x, y: broadcast_like(x * t, ans))
+defvjp(mul_p, lambda g, ans, x, y: unbroadcast(g * y, x), lambda g, ans, x, y: unbroadcast(x * g, y))
+
+div_p = binary("div", "true_divide")
+defjvp(div_p, lambda t, ans, x, y: broadcast_like(t / y, ans), lambda t, ans, x, y: broadcast_like(-t * ans / y, ans))
+defvjp(div_p, lambda g, ans, x, y: unbroadcast(g / y, x), lambda g, ans, x, y: unbroadcast(-g * ans / y, y))
+
+rem_p = binary("rem", "fmod")  # C's fmod: the sign of x (fnp.mod builds NumPy's from it)
+defjvp(rem_p, lambda t, ans, x, y: broadcast_like(t, ans), lambda t, ans, x, y: broadcast_like(-t * trunc(x / y), ans))
+defvjp(rem_p, lambda g, ans, x, y: unbroadcast(g, x), lambda g, ans, x, y: unbroadcast(-g * trunc(x / y), y))
+
+
+def _pow_dx(ans, x, y):
+    # d/dx x**y = y * x**(y-1); defined as 0 where y == 0 (so x**0 is flat everywhere, even at 0).
+    return select(y == 0, 0.0, y * pow(x, y - 1))
+
+
+def _pow_dy(ans, x, y):
+    return select(x == 0, 0.0, log(select(x == 0, 1.0, x))) * ans
+
+
+pow_p = binary("pow", "power")
+defjvp(pow_p, lambda t, ans, x, y: broadcast_like(t * _pow_dx(ans, x, y), ans), lambda t, ans, x, y: broadcast_like(t * _pow_dy(ans, x, y), ans))
+defvjp(pow_p, lambda g, ans, x, y: unbroadcast(g * _pow_dx(ans, x, y), x), lambda g, ans, x, y: unbroadcast(g * _pow_dy(ans, x, y), y))
+
+
+def _max_weight(x, y):
+    # 1 where x wins, 0.5 on ties (the gradient is split evenly), 0 where y wins.
+    return select(x > y, 1.0, select(x == y, 0.5, 0.0))
+
+
+max_p = binary("max", "maximum")
+defjvp(max_p, lambda t, ans, x, y: broadcast_like(t * _max_weight(x, y), ans), lambda t, ans, x, y: broadcast_like(t * _max_weight(y, x), ans))
+defvjp(max_p, lambda g, ans, x, y: unbroadcast(g * _max_weight(x, y), x), lambda g, ans, x, y: unbroadcast(g * _max_weight(y, x), y))
+
+min_p = binary("min", "minimum")
+defjvp(min_p, lambda t, ans, x, y: broadcast_like(t * _max_weight(y, x), ans), lambda t, ans, x, y: broadcast_like(t * _max_weight(x, y), ans))
+defvjp(min_p, lambda g, ans, x, y: unbroadcast(g * _max_weight(y, x), x), lambda g, ans, x, y: unbroadcast(g * _max_weight(x, y), y))
+
+atan2_p = binary("atan2", "arctan2")
+defjvp(atan2_p, lambda t, ans, y, x: broadcast_like(t * x / (x * x + y * y), ans), lambda t, ans, y, x: broadcast_like(-t * y / (x * x + y * y), ans))
+defvjp(atan2_p, lambda g, ans, y, x: unbroadcast(g * x / (x * x + y * y), y), lambda g, ans, y, x: unbroadcast(-g * y / (x * x + y * y), x))
+
+floor_divide_p = binary("floor_divide")
+nondiff_primitives.add(floor_divide_p)
+
+neg_p = unary("neg", "negative", lambda ans, x: -1.0)
+defjvp(neg_p, lambda t, ans, x: -t)
+defvjp(neg_p, lambda g, ans, x: -g)
+
+# --------------------------------------------------------------------------------------------
+# Transcendental and other unary functions: (name, NumPy ufunc, derivative from (ans, x))
+
+exp_p = unary("exp", None, lambda ans, x: ans)
+exp2_p = unary("exp2", None, lambda ans, x: ans * math.log(2.0))
+expm1_p = unary("expm1", None, lambda ans, x: ans + 1.0)
+log_p = unary("log", None, lambda ans, x: 1.0 / x)
+log1p_p = unary("log1p", None, lambda ans, x: 1.0 / (x + 1.0))
+sin_p = unary("sin", None, lambda ans, x: cos(x))
+cos_p = unary("cos", None, lambda ans, x: -sin(x))
+tan_p = unary("tan", None, lambda ans, x: ans * ans + 1.0)
+asin_p = unary("asin", "arcsin", lambda ans, x: rsqrt(1.0 - x * x))
+acos_p = unary("acos", "arccos", lambda ans, x: -rsqrt(1.0 - x * x))
+atan_p = unary("atan", "arctan", lambda ans, x: 1.0 / (x * x + 1.0))
+sinh_p = unary("sinh", None, lambda ans, x: cosh(x))
+cosh_p = unary("cosh", None, lambda ans, x: sinh(x))
+tanh_p = unary("tanh", None, lambda ans, x: 1.0 - ans * ans)
+asinh_p = unary("asinh", "arcsinh", lambda ans, x: rsqrt(x * x + 1.0))
+acosh_p = unary("acosh", "arccosh", lambda ans, x: rsqrt((x - 1.0) * (x + 1.0)))
+atanh_p = unary("atanh", "arctanh", lambda ans, x: 1.0 / (1.0 - x * x))
+sqrt_p = unary("sqrt", None, lambda ans, x: 0.5 / ans)
+cbrt_p = unary("cbrt", None, lambda ans, x: 1.0 / (3.0 * ans * ans))
+abs_p = unary("abs", "absolute", lambda ans, x: sign(x))  # abs'(0) = 0, as in PyTorch
+
+
+def _rsqrt_impl(xp, x):
+    return 1.0 / xp.sqrt(x)
+
+
+rsqrt_p = unary("rsqrt", None, lambda ans, x: -0.5 * ans / x)
+rsqrt_p.def_impl(_rsqrt_impl)
+
+
+def _logistic_impl(xp, x):
+    # 1 / (1 + exp(-x)) overflows exp for very negative x; this form never does.
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+logistic_p = unary("logistic", None, lambda ans, x: ans * (1.0 - ans))
+logistic_p.def_impl(_logistic_impl)
+
+sign_p = unary("sign")
+floor_p = unary("floor")
+ceil_p = unary("ceil")
+round_p = unary("round", "rint")  # half to even, as NumPy
+trunc_p = unary("trunc")
+is_finite_p = unary("is_finite", "isfinite")
+is_finite_p.def_abstract_eval(_predicate_abstract_eval)
+
+
+def _integer_pow_impl(xp, x, *, y):
+    return x**y
+
+
+def _integer_pow_deriv(ans, x, y):
+    if y == 0:
+        return 0.0
+    return y * (x if y == 2 else integer_pow(x, y - 1))
+
+
+integer_pow_p = Primitive("integer_pow")
+integer_pow_p.def_impl(_integer_pow_impl)
+integer_pow_p.def_abstract_eval(_elementwise_abstract_eval)
+defjvp(integer_pow_p, lambda t, ans, x, *, y: t * _integer_pow_deriv(ans, x, y))
+defvjp(integer_pow_p, lambda g, ans, x, *, y: g * _integer_pow_deriv(ans, x, y))
+
+# --------------------------------------------------------------------------------------------
+# Comparisons and logic (no derivative)
+
+eq_p = binary("eq", "equal", predicate=True)
+ne_p = binary("ne", "not_equal", predicate=True)
+lt_p = binary("lt", "less", predicate=True)
+le_p = binary("le", "less_equal", predicate=True)
+gt_p = binary("gt", "greater", predicate=True)
+ge_p = binary("ge", "greater_equal", predicate=True)
+and_p = binary("and", "bitwise_and")
+or_p = binary("or", "bitwise_or")
+xor_p = binary("xor", "bitwise_xor")
+shift_left_p = binary("shift_left", "left_shift")
+shift_right_p = binary("shift_right", "right_shift")
+nondiff_primitives.update({and_p, or_p, xor_p, shift_left_p, shift_right_p})
+not_p = unary("not", "invert")
+
+# --------------------------------------------------------------------------------------------
+# select, clamp, dtype conversion, stop_gradient
+
+
+def _select_impl(xp, pred, x, y):
+    return xp.where(pred, x, y)
+
+
+def _select_abstract_eval(pred, x, y):
+    out = _elementwise_abstract_eval(x, y)
+    shapes = [a.shape for a in (pred, out) if isinstance(a, ShapedArray)]
+    return ShapedArray(np.broadcast_shapes(*shapes), out.dtype)
+
+
+select_p = Primitive("select")
+select_p.def_impl(_select_impl)
+select_p.def_abstract_eval(_select_abstract_eval)
+defjvp(
+    select_p,
+    None,
+    lambda t, ans, p, x, y: broadcast_like(select(p, t, 0.0), ans),
+    lambda t, ans, p, x, y: broadcast_like(select(p, 0.0, t), ans),
+)
+defvjp(
+    select_p,
+    None,
+    lambda g, ans, p, x, y: unbroadcast(select(p, g, 0.0), x),
+    lambda g, ans, p, x, y: unbroadcast(select(p, 0.0, g), y),
+)
+
+
+def _clamp_impl(xp, lo, x, hi):
+    return xp.minimum(xp.maximum(x, lo), hi)
+
+
+def _clamp_abstract_eval(lo, x, hi):
+    return _elementwise_abstract_eval(lo, x, hi)
+
+
+# Inside [lo, hi] (boundaries included) the gradient goes to x, as in torch.clamp.
+clamp_p = Primitive("clamp")
+clamp_p.def_impl(_clamp_impl)
+clamp_p.def_abstract_eval(_clamp_abstract_eval)
+defjvp(
+    clamp_p,
+    lambda t, ans, lo, x, hi: broadcast_like(select(x < lo, t, 0.0), ans),
+    lambda t, ans, lo, x, hi: broadcast_like(select((x >= lo) & (x <= hi), t, 0.0), ans),
+    lambda t, ans, lo, x, hi: broadcast_like(select(x > hi, t, 0.0), ans),
+)
+defvjp(
+    clamp_p,
+    lambda g, ans, lo, x, hi: unbroadcast(select(x < lo, g, 0.0), lo),
+    lambda g, ans, lo, x, hi: unbroadcast(select((x >= lo) & (x <= hi), g, 0.0), x),
+    lambda g, ans, lo, x, hi: unbroadcast(select(x > hi, g, 0.0), hi),
+)
+
+
+def _convert_element_type_impl(xp, x, *, new_dtype):
+    return xp.asarray(x).astype(new_dtype) if not hasattr(x, "astype") else x.astype(new_dtype)
+
+
+def _convert_element_type_abstract_eval(x, *, new_dtype):
+    shape = x.shape if isinstance(x, ShapedArray) else ()
+    return ShapedArray(shape, np.dtype(new_dtype))
+
+
+def _convert_jvp(t, ans, x, *, new_dtype):
+    if np.dtype(new_dtype).kind not in "fc" or x.dtype.kind not in "fc":
+        return None  # integer results carry no derivative
+    return convert_element_type(t, new_dtype)
+
+
+def _convert_vjp(g, ans, x, *, new_dtype):
+    if np.dtype(new_dtype).kind not in "fc" or x.dtype.kind not in "fc":
+        return None
+    return convert_element_type(g, x.dtype)
+
+
+convert_element_type_p = Primitive("convert_element_type")
+convert_element_type_p.def_impl(_convert_element_type_impl)
+convert_element_type_p.def_abstract_eval(_convert_element_type_abstract_eval)
+defjvp(convert_element_type_p, _convert_jvp)
+defvjp(convert_element_type_p, _convert_vjp)
+
+
+def _identity_impl(xp, x):
+    return x
+
+
+stop_gradient_p = Primitive("stop_gradient")
+stop_gradient_p.def_impl(_identity_impl)
+stop_gradient_p.def_abstract_eval(lambda x: x)
+nondiff_primitives.add(stop_gradient_p)
+
+# --------------------------------------------------------------------------------------------
+# Public wrappers (lax names)
+
+
+def _w1(prim):
+    bind = prim.bind
+
+    def f(x):
+        return bind(x)
+
+    f.__name__ = prim.name
+    f.__doc__ = f"Elementwise ``{prim.name}`` (lax primitive ``{prim.name}_p``)."
+    return f
+
+
+def _w2(prim):
+    bind = prim.bind
+
+    def f(x, y):
+        return bind(x, y)
+
+    f.__name__ = prim.name
+    f.__doc__ = f"Elementwise ``{prim.name}`` with NumPy broadcasting (``{prim.name}_p``)."
+    return f
+
+
+add, sub, mul, div, rem, pow, max, min, atan2 = map(
+    _w2, (add_p, sub_p, mul_p, div_p, rem_p, pow_p, max_p, min_p, atan2_p)
+)
+floor_divide = _w2(floor_divide_p)
+eq, ne, lt, le, gt, ge = map(_w2, (eq_p, ne_p, lt_p, le_p, gt_p, ge_p))
+bitwise_and, bitwise_or, bitwise_xor = map(_w2, (and_p, or_p, xor_p))
+shift_left, shift_right = map(_w2, (shift_left_p, shift_right_p))
+neg, exp, exp2, expm1, log, log1p = map(_w1, (neg_p, exp_p, exp2_p, expm1_p, log_p, log1p_p))
+sin, cos, tan, asin, acos, atan = map(_w1, (sin_p, cos_p, tan_p, asin_p, acos_p, atan_p))
+sinh, cosh, tanh, asinh, acosh, atanh = map(_w1, (sinh_p, cosh_p, tanh_p, asinh_p, acosh_p, atanh_p))
+sqrt, rsqrt, cbrt, abs, logistic = map(_w1, (sqrt_p, rsqrt_p, cbrt_p, abs_p, logistic_p))
+sign, floor, ceil, round, trunc = map(_w1, (sign_p, floor_p, ceil_p, round_p, trunc_p))
+is_finite, bitwise_not = _w1(is_finite_p), _w1(not_p)
+
+
+def integer_pow(x, y: int):
+    """``x ** y`` for a static Python int ``y`` (cheaper and exact at 0, unlike ``pow``)."""
+    return integer_pow_p.bind(x, y=int(y))
+
+
+def select(pred, on_true, on_false):
+    """``on_true`` where ``pred`` else ``on_false``, with NumPy broadcasting (``fnp.where``)."""
+    return select_p.bind(pred, on_true, on_false)
+
+
+def clamp(min, x, max):  # noqa: A002 - lax's argument names
+    """``x`` clipped to ``[min, max]``; gradient flows to ``x`` inside, boundaries included."""
+    return clamp_p.bind(min, x, max)
+
+
+def convert_element_type(x, new_dtype):
+    """``x`` converted to ``new_dtype``; conversion to an integer type has no derivative."""
+    new_dtype = np.dtype(new_dtype)
+    if getattr(x, "dtype", None) == new_dtype:
+        return x
+    return convert_element_type_p.bind(x, new_dtype=new_dtype)
+
+
+def stop_gradient(x):
+    """The identity, with a zero derivative in every transform (applies to pytrees).
+
+    Example:
+      >>> fg.grad(lambda x: x * fg.stop_gradient(x))(3.0)
+      Array(3., dtype=float32)
+    """
+    from funcgrad.core.tree import tree_map
+
+    return tree_map(stop_gradient_p.bind, x)

@@ -1,0 +1,343 @@
+"""Shape primitives: reshape, broadcast_to, transpose, concatenate, pad, slice, rev."""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from funcgrad.core.primitive import Primitive, ShapedArray
+from funcgrad.transforms.grad import defjvp, defjvp_all, defvjp, defvjp_all
+
+
+def _shape(x):
+    return tuple(x.shape) if hasattr(x, "shape") else ()
+
+
+def _dtype(x):
+    return x.dtype if hasattr(x, "dtype") else np.result_type(x)
+
+
+# ----------------------------------------------------------------------------- reshape
+
+
+def _reshape_impl(xp, x, *, new_sizes):
+    return xp.reshape(x, new_sizes)
+
+
+def _reshape_abstract_eval(x, *, new_sizes):
+    if int(np.prod(new_sizes)) != int(np.prod(x.shape)):
+        raise ValueError(f"reshape: cannot reshape array of shape {x.shape} into {new_sizes}")
+    return ShapedArray(tuple(new_sizes), x.dtype)
+
+
+reshape_p = Primitive("reshape")
+reshape_p.def_impl(_reshape_impl)
+reshape_p.def_abstract_eval(_reshape_abstract_eval)
+defjvp(reshape_p, lambda t, ans, x, *, new_sizes: reshape(t, new_sizes))
+defvjp(reshape_p, lambda g, ans, x, *, new_sizes: reshape(g, _shape(x)))
+
+
+def reshape(x, new_sizes):
+    """``x`` with shape ``new_sizes`` (a tuple of ints, no -1; ``fnp.reshape`` resolves -1)."""
+    new_sizes = tuple(int(d) for d in new_sizes)
+    if _shape(x) == new_sizes:
+        return x
+    return reshape_p.bind(x, new_sizes=new_sizes)
+
+
+# ----------------------------------------------------------------------------- broadcast_to
+
+
+def _broadcast_to_impl(xp, x, *, shape):
+    return xp.broadcast_to(x, shape)
+
+
+def _broadcast_to_abstract_eval(x, *, shape):
+    xs = _shape(x)
+    try:
+        out = np.broadcast_shapes(xs, shape)
+    except ValueError:
+        out = None
+    if out != tuple(shape):
+        raise ValueError(f"broadcast_to: cannot broadcast shape {xs} to {tuple(shape)}")
+    return ShapedArray(tuple(shape), _dtype(x))
+
+
+def _broadcast_to_vjp(g, ans, x, *, shape):
+    from funcgrad.lax.elementwise import unbroadcast
+
+    return unbroadcast(g, x)
+
+
+broadcast_to_p = Primitive("broadcast_to")
+broadcast_to_p.def_impl(_broadcast_to_impl)
+broadcast_to_p.def_abstract_eval(_broadcast_to_abstract_eval)
+defjvp(broadcast_to_p, lambda t, ans, x, *, shape: broadcast_to(t, shape))
+defvjp(broadcast_to_p, _broadcast_to_vjp)
+
+
+def broadcast_to(x, shape):
+    """``x`` broadcast to ``shape`` with NumPy's rules (right-aligned)."""
+    shape = tuple(int(d) for d in shape)
+    if _shape(x) == shape:
+        return x
+    return broadcast_to_p.bind(x, shape=shape)
+
+
+# ----------------------------------------------------------------------------- transpose
+
+
+def _transpose_impl(xp, x, *, permutation):
+    return xp.transpose(x, permutation)
+
+
+def _transpose_abstract_eval(x, *, permutation):
+    if sorted(permutation) != list(range(len(x.shape))):
+        raise ValueError(f"transpose: {permutation} is not a permutation of the axes of {x.shape}")
+    return ShapedArray(tuple(x.shape[p] for p in permutation), x.dtype)
+
+
+transpose_p = Primitive("transpose")
+transpose_p.def_impl(_transpose_impl)
+transpose_p.def_abstract_eval(_transpose_abstract_eval)
+defjvp(transpose_p, lambda t, ans, x, *, permutation: transpose(t, permutation))
+defvjp(
+    transpose_p, lambda g, ans, x, *, permutation: transpose(g, tuple(np.argsort(permutation)))
+)
+
+
+def transpose(x, permutation):
+    """``x`` with its axes permuted: output axis ``i`` is input axis ``permutation[i]``."""
+    permutation = tuple(int(p) for p in permutation)
+    if permutation == tuple(range(len(permutation))):
+        return x
+    return transpose_p.bind(x, permutation=permutation)
+
+
+# ----------------------------------------------------------------------------- concatenate
+
+
+def _concatenate_impl(xp, *xs, dimension):
+    return xp.concatenate(xs, axis=dimension)
+
+
+def _concatenate_abstract_eval(*xs, dimension):
+    s0 = xs[0].shape
+    for x in xs[1:]:
+        if len(x.shape) != len(s0) or any(
+            a != b for i, (a, b) in enumerate(zip(x.shape, s0)) if i != dimension
+        ):
+            raise ValueError(
+                f"concatenate: shapes {[x.shape for x in xs]} differ outside axis {dimension}"
+            )
+    size = sum(x.shape[dimension] for x in xs)
+    dtype = np.result_type(*[x.dtype for x in xs])
+    return ShapedArray(s0[:dimension] + (size,) + s0[dimension + 1 :], dtype)
+
+
+def _concatenate_vjp(g, ans, *xs, dimension):
+    cts, start = [], 0
+    for x in xs:
+        n = _shape(x)[dimension]
+        cts.append(slice_in_dim(g, start, start + n, axis=dimension))
+        start += n
+    return tuple(cts)
+
+
+def _concatenate_jvp(primals, tangents, *, dimension):
+    from funcgrad.lax.elementwise import convert_element_type
+
+    out = concatenate(primals, dimension)
+    ts = [
+        convert_element_type(t, out.dtype) if t is not None else _zeros(p, out.dtype)
+        for p, t in zip(primals, tangents)
+    ]
+    return out, concatenate(ts, dimension)
+
+
+def _zeros(x, dtype):
+    from funcgrad.core.array import Array
+
+    return Array(np.zeros(_shape(x), dtype))
+
+
+concatenate_p = Primitive("concatenate")
+concatenate_p.def_impl(_concatenate_impl)
+concatenate_p.def_abstract_eval(_concatenate_abstract_eval)
+defjvp_all(concatenate_p, _concatenate_jvp)
+defvjp_all(concatenate_p, _concatenate_vjp)
+
+
+def concatenate(operands, dimension: int):
+    """Joins arrays along axis ``dimension`` (non-negative)."""
+    operands = list(operands)
+    if len(operands) == 1:
+        return operands[0]
+    return concatenate_p.bind(*operands, dimension=int(dimension))
+
+
+# ----------------------------------------------------------------------------- slice
+
+
+def _slice_impl(xp, x, *, start_indices, limit_indices, strides):
+    idx = zip(start_indices, limit_indices, strides)
+    return x[tuple(builtins.slice(s, e, st) for s, e, st in idx)]
+
+
+def _slice_abstract_eval(x, *, start_indices, limit_indices, strides):
+    shape = []
+    for d, s, e, st in zip(x.shape, start_indices, limit_indices, strides):
+        if not 0 <= s <= e <= d or st < 1:
+            raise ValueError(
+                f"slice: start {start_indices}, limit {limit_indices}, strides {strides} do not "
+                f"fit shape {x.shape}"
+            )
+        shape.append(len(range(s, e, st)))
+    return ShapedArray(tuple(shape), x.dtype)
+
+
+def _slice_vjp(g, ans, x, *, start_indices, limit_indices, strides):
+    # The cotangent of a slice is the slice region of zeros, filled with g: a pad.
+    config = []
+    for d, s, e, st, n in zip(_shape(x), start_indices, limit_indices, strides, _shape(g)):
+        last = s + (n - 1) * st if n else s
+        config.append((s, d - last - 1 if n else d - s, st - 1 if n else 0))
+    return pad(g, 0.0, config)
+
+
+slice_p = Primitive("slice")
+slice_p.def_impl(_slice_impl)
+slice_p.def_abstract_eval(_slice_abstract_eval)
+defjvp(slice_p, lambda t, ans, x, **p: slice_p.bind(t, **p))
+defvjp(slice_p, _slice_vjp)
+
+
+def slice(x, start_indices, limit_indices, strides=None):  # noqa: A001 - lax's name
+    """The static slice ``x[start:limit:stride]`` along every axis."""
+    nd = len(_shape(x))
+    strides = tuple(strides) if strides is not None else (1,) * nd
+    return slice_p.bind(
+        x,
+        start_indices=tuple(int(s) for s in start_indices),
+        limit_indices=tuple(int(s) for s in limit_indices),
+        strides=tuple(int(s) for s in strides),
+    )
+
+
+def slice_in_dim(x, start: int, limit: int, stride: int = 1, axis: int = 0):
+    """``x`` sliced ``start:limit:stride`` along one axis."""
+    shape = _shape(x)
+    starts = [0] * len(shape)
+    limits = list(shape)
+    strides = [1] * len(shape)
+    starts[axis], limits[axis], strides[axis] = start, limit, stride
+    return slice(x, starts, limits, strides)
+
+
+# ----------------------------------------------------------------------------- pad
+
+
+def _pad_impl(xp, x, padding_value, *, padding_config):
+    x = xp.asarray(x)
+    shape = [lo + hi + d + max(d - 1, 0) * i for d, (lo, hi, i) in zip(x.shape, padding_config)]
+    out = xp.full(shape, padding_value, dtype=x.dtype)
+    src, dst = [], []
+    for d, (lo, hi, interior), n in zip(x.shape, padding_config, shape):
+        step = interior + 1
+        # x's element k lands at lo + k * step; keep those inside [0, n) (negative lo/hi crop).
+        k0, k1 = max(0, -(lo // step)), min(d, (n - 1 - lo) // step + 1)
+        if k1 <= k0:
+            return out
+        src.append(builtins.slice(k0, k1))
+        dst.append(builtins.slice(lo + k0 * step, lo + (k1 - 1) * step + 1, step))
+    out[tuple(dst)] = x[tuple(src)]
+    return out
+
+
+def _pad_abstract_eval(x, padding_value, *, padding_config):
+    if len(padding_config) != len(x.shape):
+        raise ValueError(f"pad: padding_config {padding_config} does not match shape {x.shape}")
+    shape = tuple(lo + hi + d + max(d - 1, 0) * i for d, (lo, hi, i) in zip(x.shape, padding_config))
+    if any(s < 0 for s in shape):
+        raise ValueError(f"pad: padding_config {padding_config} gives negative shape {shape}")
+    return ShapedArray(shape, x.dtype)
+
+
+def _pad_vjp_operand(g, ans, x, padding_value, *, padding_config):
+    # Un-pad: crop lo/hi (negative lo/hi were crops, so pad them back) and drop interior.
+    t_config = [(-lo, -hi, 0) for lo, hi, _ in padding_config]
+    unpadded = pad(g, 0.0, t_config)
+    return slice(
+        unpadded,
+        [0] * len(padding_config),
+        unpadded.shape,
+        [i + 1 for _, _, i in padding_config],
+    )
+
+
+def _pad_vjp_value(g, ans, x, padding_value, *, padding_config):
+    from funcgrad.lax.reduce import reduce_sum
+
+    total = reduce_sum(g, tuple(range(len(_shape(g)))))
+    inner = reduce_sum(_pad_vjp_operand(g, ans, x, padding_value, padding_config=padding_config), tuple(range(len(_shape(x)))))
+    return total - inner
+
+
+pad_p = Primitive("pad")
+pad_p.def_impl(_pad_impl)
+pad_p.def_abstract_eval(_pad_abstract_eval)
+defjvp(
+    pad_p,
+    lambda t, ans, x, v, *, padding_config: pad(t, 0.0, padding_config),
+    lambda t, ans, x, v, *, padding_config: pad(_zeros(x, ans.dtype), t, padding_config),
+)
+defvjp(pad_p, _pad_vjp_operand, _pad_vjp_value)
+
+
+def pad(x, padding_value, padding_config):
+    """Pads ``x`` with ``padding_value``: ``padding_config`` is ``(lo, hi, interior)`` per axis.
+
+    Negative ``lo``/``hi`` crop; ``interior`` inserts that many values between elements.
+    """
+    config = tuple((int(lo), int(hi), int(i)) for lo, hi, i in padding_config)
+    return pad_p.bind(x, padding_value, padding_config=config)
+
+
+# ----------------------------------------------------------------------------- rev
+
+
+def _rev_impl(xp, x, *, dimensions):
+    return xp.flip(x, dimensions)
+
+
+rev_p = Primitive("rev")
+rev_p.def_impl(_rev_impl)
+rev_p.def_abstract_eval(lambda x, *, dimensions: ShapedArray(x.shape, x.dtype))
+defjvp(rev_p, lambda t, ans, x, *, dimensions: rev(t, dimensions))
+defvjp(rev_p, lambda g, ans, x, *, dimensions: rev(g, dimensions))
+
+
+def rev(x, dimensions):
+    """``x`` reversed along ``dimensions``."""
+    dimensions = tuple(int(d) for d in dimensions)
+    if not dimensions:
+        return x
+    return rev_p.bind(x, dimensions=dimensions)
+
+
+def expand_dims(x, dimensions):
+    """``x`` with size-1 axes inserted at ``dimensions`` (positions in the output)."""
+    shape = list(_shape(x))
+    for d in sorted(dimensions):
+        shape.insert(d, 1)
+    return reshape(x, shape)
+
+
+def squeeze(x, dimensions):
+    """``x`` with the size-1 axes ``dimensions`` removed."""
+    shape = _shape(x)
+    for d in dimensions:
+        if shape[d] != 1:
+            raise ValueError(f"squeeze: axis {d} of shape {shape} has size {shape[d]}, not 1")
+    return reshape(x, [s for i, s in enumerate(shape) if i not in set(dimensions)])

@@ -1,0 +1,194 @@
+"""Operators and NumPy-named methods, installed on fg.Array and every tracer (ArrayBase)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from funcgrad import lax
+from funcgrad.core.array import Array, ArrayBase
+from funcgrad.lax import elementwise as ew
+from funcgrad.numpy import _math, _reductions, _shape
+from funcgrad.numpy._core import asarray
+
+_SCALARS = (int, float, bool, complex)
+
+
+def _other(x):
+    """The other operand of an operator, or None when the operator should not handle it."""
+    if isinstance(x, ArrayBase) or type(x) in _SCALARS:
+        return x
+    if isinstance(x, (np.ndarray, np.generic, list, tuple)):
+        return asarray(x)
+    return None
+
+
+def _binop(prim, reflected=False):
+    bind = prim.bind
+
+    if reflected:
+
+        def op(self, other):
+            other = _other(other)
+            if other is None:
+                return NotImplemented
+            return bind(other, self)
+
+    else:
+
+        def op(self, other):
+            if type(other) is not float:  # the fast path: array * python float
+                other = _other(other)
+                if other is None:
+                    return NotImplemented
+            return bind(self, other)
+
+    return op
+
+
+def _matmul(self, other):
+    from funcgrad.numpy._linalg import matmul
+
+    return matmul(self, other)
+
+
+def _rmatmul(self, other):
+    from funcgrad.numpy._linalg import matmul
+
+    return matmul(other, self)
+
+
+def _getitem(self, idx):
+    from funcgrad.numpy._indexing import getitem
+
+    return getitem(self, idx)
+
+
+def _at(self):
+    from funcgrad.numpy._indexing import _IndexUpdateHelper
+
+    return _IndexUpdateHelper(self)
+
+
+def _astype(self, dtype, copy=True):
+    return lax.convert_element_type(self, np.dtype(dtype))
+
+
+def _reshape(self, *shape, order="C"):
+    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+        shape = shape[0]
+    return _shape.reshape(self, shape, order)
+
+
+def _transpose(self, *axes):
+    if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+        axes = axes[0]
+    return _shape.transpose(self, axes or None)
+
+
+def _conj(self):
+    from funcgrad.numpy._complex import conj
+
+    return conj(self)
+
+
+def _real(self):
+    from funcgrad.numpy._complex import real
+
+    return real(self)
+
+
+def _imag(self):
+    from funcgrad.numpy._complex import imag
+
+    return imag(self)
+
+
+def _dot(self, b):
+    from funcgrad.numpy._linalg import dot
+
+    return dot(self, b)
+
+
+_METHODS = {
+    "__add__": _binop(ew.add_p),
+    "__radd__": _binop(ew.add_p, True),
+    "__sub__": _binop(ew.sub_p),
+    "__rsub__": _binop(ew.sub_p, True),
+    "__mul__": _binop(ew.mul_p),
+    "__rmul__": _binop(ew.mul_p, True),
+    "__truediv__": lambda self, other: _math.true_divide(self, other),
+    "__rtruediv__": lambda self, other: _math.true_divide(other, self),
+    "__floordiv__": lambda self, other: _math.floor_divide(self, other),
+    "__rfloordiv__": lambda self, other: _math.floor_divide(other, self),
+    "__mod__": lambda self, other: _math.mod(self, other),
+    "__rmod__": lambda self, other: _math.mod(other, self),
+    "__divmod__": lambda self, other: (_math.floor_divide(self, other), _math.mod(self, other)),
+    "__pow__": lambda self, other: _pow(self, other),
+    "__rpow__": lambda self, other: _math.power(other, self),
+    "__matmul__": _matmul,
+    "__rmatmul__": _rmatmul,
+    "__neg__": lambda self: ew.neg_p.bind(self),
+    "__pos__": lambda self: self,
+    "__abs__": lambda self: ew.abs_p.bind(self),
+    "__invert__": lambda self: _math.invert(self),
+    "__eq__": _binop(ew.eq_p),
+    "__ne__": _binop(ew.ne_p),
+    "__lt__": _binop(ew.lt_p),
+    "__le__": _binop(ew.le_p),
+    "__gt__": _binop(ew.gt_p),
+    "__ge__": _binop(ew.ge_p),
+    "__and__": _binop(ew.and_p),
+    "__rand__": _binop(ew.and_p, True),
+    "__or__": _binop(ew.or_p),
+    "__ror__": _binop(ew.or_p, True),
+    "__xor__": _binop(ew.xor_p),
+    "__rxor__": _binop(ew.xor_p, True),
+    "__lshift__": _binop(ew.shift_left_p),
+    "__rshift__": _binop(ew.shift_right_p),
+    "__getitem__": _getitem,
+    "at": property(_at),
+    "T": property(lambda self: _shape.transpose(self)),
+    "mT": property(lambda self: _shape.matrix_transpose(self)),
+    "real": property(_real),
+    "imag": property(_imag),
+    "astype": _astype,
+    "reshape": _reshape,
+    "transpose": _transpose,
+    "ravel": lambda self, order="C": _shape.ravel(self),
+    "flatten": lambda self, order="C": _shape.ravel(self),
+    "squeeze": lambda self, axis=None: _shape.squeeze(self, axis),
+    "swapaxes": lambda self, a1, a2: _shape.swapaxes(self, a1, a2),
+    "repeat": lambda self, repeats, axis=None: _shape.repeat(self, repeats, axis),
+    "sum": lambda self, axis=None, dtype=None, out=None, keepdims=False, **kw: _reductions.sum(self, axis, dtype, out, keepdims, **kw),
+    "mean": lambda self, axis=None, dtype=None, out=None, keepdims=False, **kw: _reductions.mean(self, axis, dtype, out, keepdims, **kw),
+    "prod": lambda self, axis=None, dtype=None, out=None, keepdims=False, **kw: _reductions.prod(self, axis, dtype, out, keepdims, **kw),
+    "max": lambda self, axis=None, out=None, keepdims=False, **kw: _reductions.max(self, axis, out, keepdims, **kw),
+    "min": lambda self, axis=None, out=None, keepdims=False, **kw: _reductions.min(self, axis, out, keepdims, **kw),
+    "var": lambda self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw: _reductions.var(self, axis, dtype, out, ddof, keepdims, **kw),
+    "std": lambda self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw: _reductions.std(self, axis, dtype, out, ddof, keepdims, **kw),
+    "argmax": lambda self, axis=None, out=None, keepdims=False: _reductions.argmax(self, axis, out, keepdims),
+    "argmin": lambda self, axis=None, out=None, keepdims=False: _reductions.argmin(self, axis, out, keepdims),
+    "all": lambda self, axis=None, out=None, keepdims=False: _reductions.all(self, axis, out, keepdims),
+    "any": lambda self, axis=None, out=None, keepdims=False: _reductions.any(self, axis, out, keepdims),
+    "cumsum": lambda self, axis=None, dtype=None, out=None: _reductions.cumsum(self, axis, dtype, out),
+    "cumprod": lambda self, axis=None, dtype=None, out=None: _reductions.cumprod(self, axis, dtype, out),
+    "clip": lambda self, min=None, max=None, out=None: _math.clip(self, min, max, out),
+    "round": lambda self, decimals=0, out=None: _math.round(self, decimals, out),
+    "conj": _conj,
+    "conjugate": _conj,
+    "dot": _dot,
+}
+
+
+def _pow(self, other):
+    # x ** 2 (a static Python int) uses integer_pow: exact and cheap, with derivative 2x.
+    if type(other) is int:
+        return lax.integer_pow(self, other)
+    return _math.power(self, other)
+
+
+def install() -> None:
+    for name, fn in _METHODS.items():
+        setattr(ArrayBase, name, fn)
+    # Array defines its own eager versions of a few methods (item, tolist, __setitem__).
+    assert not hasattr(Array, "__dict__") or "sum" not in Array.__dict__

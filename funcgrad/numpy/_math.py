@@ -1,0 +1,308 @@
+"""Elementwise math with NumPy's names, broadcasting and dtype rules, composed from lax."""
+
+from __future__ import annotations
+
+import math as _pymath
+
+import numpy as np
+
+from funcgrad import lax
+from funcgrad.lax import elementwise as ew
+from funcgrad.numpy._core import operand, unary_operand
+
+
+def _no_out(name, out):
+    if out is not None:
+        raise TypeError(
+            f"fnp.{name}: out= is not supported because funcgrad arrays are immutable; "
+            f"use the returned value (y = fnp.{name}(...))"
+        )
+
+
+def _float_operand(x):
+    """Integer inputs of float functions (sin, exp, ...) promote like NumPy."""
+    x = unary_operand(x)
+    if x.dtype.kind in "biu":
+        x = lax.convert_element_type(x, np.float64 if x.dtype.itemsize > 2 else np.float32)
+    return x
+
+
+def _unary(name, prim, floating=True, doc=None):
+    bind = prim.bind
+    conv = _float_operand if floating else unary_operand
+
+    def f(x, /, out=None):
+        if out is not None:
+            _no_out(name, out)
+        return bind(conv(x))
+
+    f.__name__ = name
+    f.__qualname__ = name
+    f.__doc__ = doc or f"Elementwise ``{name}`` (NumPy's ``np.{name}``), differentiable."
+    return f
+
+
+def _binary(name, prim, floating=False, doc=None):
+    bind = prim.bind
+
+    def f(x1, x2, /, out=None):
+        if out is not None:
+            _no_out(name, out)
+        x1, x2 = operand(x1), operand(x2)
+        if floating:
+            x1, x2 = _promote_float(x1, x2)
+        return bind(x1, x2)
+
+    f.__name__ = name
+    f.__qualname__ = name
+    f.__doc__ = doc or f"Elementwise ``{name}`` with broadcasting (NumPy's ``np.{name}``)."
+    return f
+
+
+def _promote_float(x1, x2):
+    # Two Python scalars (or two integer arrays) in a float function: NumPy gives float64;
+    # funcgrad gives the default float dtype for Python scalars.
+    if not hasattr(x1, "dtype") and not hasattr(x2, "dtype"):
+        return unary_operand(x1), x2
+    return x1, x2
+
+
+sin = _unary("sin", ew.sin_p)
+cos = _unary("cos", ew.cos_p)
+tan = _unary("tan", ew.tan_p)
+arcsin = _unary("arcsin", ew.asin_p)
+arccos = _unary("arccos", ew.acos_p)
+arctan = _unary("arctan", ew.atan_p)
+sinh = _unary("sinh", ew.sinh_p)
+cosh = _unary("cosh", ew.cosh_p)
+tanh = _unary("tanh", ew.tanh_p)
+arcsinh = _unary("arcsinh", ew.asinh_p)
+arccosh = _unary("arccosh", ew.acosh_p)
+arctanh = _unary("arctanh", ew.atanh_p)
+exp = _unary("exp", ew.exp_p)
+exp2 = _unary("exp2", ew.exp2_p)
+expm1 = _unary("expm1", ew.expm1_p)
+log = _unary("log", ew.log_p)
+log1p = _unary("log1p", ew.log1p_p)
+sqrt = _unary("sqrt", ew.sqrt_p)
+cbrt = _unary("cbrt", ew.cbrt_p)
+negative = _unary("negative", ew.neg_p, floating=False)
+absolute = _unary("absolute", ew.abs_p, floating=False)
+abs = absolute  # noqa: A001 - NumPy's alias
+fabs = _unary("fabs", ew.abs_p)
+sign = _unary("sign", ew.sign_p, floating=False)
+floor = _unary("floor", ew.floor_p, floating=False)
+ceil = _unary("ceil", ew.ceil_p, floating=False)
+trunc = _unary("trunc", ew.trunc_p, floating=False)
+rint = _unary("rint", ew.round_p, floating=False)
+isfinite = _unary("isfinite", ew.is_finite_p, floating=False)
+invert = _unary("invert", ew.not_p, floating=False)
+bitwise_not = invert
+arcsin.__doc__ = "Inverse sine, elementwise. Example: ``fnp.arcsin(1.0)``."
+
+add = _binary("add", ew.add_p)
+subtract = _binary("subtract", ew.sub_p)
+multiply = _binary("multiply", ew.mul_p)
+true_divide = _binary("true_divide", ew.div_p, floating=True)
+divide = true_divide
+floor_divide = _binary("floor_divide", ew.floor_divide_p)
+power = _binary("power", ew.pow_p)
+maximum = _binary("maximum", ew.max_p)
+minimum = _binary("minimum", ew.min_p)
+arctan2 = _binary("arctan2", ew.atan2_p, floating=True)
+fmod = _binary("fmod", ew.rem_p)
+equal = _binary("equal", ew.eq_p)
+not_equal = _binary("not_equal", ew.ne_p)
+less = _binary("less", ew.lt_p)
+less_equal = _binary("less_equal", ew.le_p)
+greater = _binary("greater", ew.gt_p)
+greater_equal = _binary("greater_equal", ew.ge_p)
+bitwise_and = _binary("bitwise_and", ew.and_p)
+bitwise_or = _binary("bitwise_or", ew.or_p)
+bitwise_xor = _binary("bitwise_xor", ew.xor_p)
+left_shift = _binary("left_shift", ew.shift_left_p)
+right_shift = _binary("right_shift", ew.shift_right_p)
+
+
+def _bool(x):
+    x = operand(x)
+    if getattr(x, "dtype", None) != np.bool_:
+        x = lax.ne(x, 0)
+    return x
+
+
+def logical_and(x1, x2, /):
+    """Elementwise logical and (inputs are tested for being non-zero)."""
+    return lax.bitwise_and(_bool(x1), _bool(x2))
+
+
+def logical_or(x1, x2, /):
+    """Elementwise logical or."""
+    return lax.bitwise_or(_bool(x1), _bool(x2))
+
+
+def logical_xor(x1, x2, /):
+    """Elementwise logical exclusive or."""
+    return lax.bitwise_xor(_bool(x1), _bool(x2))
+
+
+def logical_not(x, /):
+    """Elementwise logical not."""
+    return lax.bitwise_not(_bool(x))
+
+
+def isnan(x, /):
+    """True where ``x`` is NaN."""
+    x = unary_operand(x)
+    return lax.ne(x, x)
+
+
+def isinf(x, /):
+    """True where ``x`` is +inf or -inf."""
+    x = unary_operand(x)
+    return lax.eq(lax.abs(x), np.inf) if x.dtype.kind in "fc" else lax.ne(x, x)
+
+
+def mod(x1, x2, /, out=None):
+    """Remainder with the sign of the divisor (NumPy's ``mod``/``remainder``)."""
+    _no_out("mod", out)
+    x1, x2 = operand(x1), operand(x2)
+    r = lax.rem(x1, x2)
+    fix = lax.bitwise_and(lax.ne(r, 0), lax.ne(lax.lt(r, 0), lax.lt(x2, 0)))
+    return lax.select(fix, r + x2, r)
+
+
+remainder = mod
+
+
+def square(x, /, out=None):
+    """``x * x`` elementwise."""
+    _no_out("square", out)
+    return lax.integer_pow(unary_operand(x), 2)
+
+
+def reciprocal(x, /, out=None):
+    """``1 / x`` elementwise (integer inputs keep NumPy's integer semantics)."""
+    _no_out("reciprocal", out)
+    x = unary_operand(x)
+    return lax.div(np.ones((), x.dtype)[()], x)
+
+
+def positive(x, /):
+    """``+x``."""
+    return unary_operand(x)
+
+
+def log2(x, /, out=None):
+    """Base-2 logarithm."""
+    _no_out("log2", out)
+    return log(x) * (1.0 / _pymath.log(2.0))
+
+
+def log10(x, /, out=None):
+    """Base-10 logarithm."""
+    _no_out("log10", out)
+    return log(x) * (1.0 / _pymath.log(10.0))
+
+
+def logaddexp(x1, x2, /):
+    """``log(exp(x1) + exp(x2))`` without overflow."""
+    x1, x2 = _promote_float(operand(x1), operand(x2))
+    m = lax.max(x1, x2)
+    m = lax.stop_gradient(lax.select(lax.is_finite(m), m, 0.0))
+    return m + log(exp(x1 - m) + exp(x2 - m))
+
+
+def logaddexp2(x1, x2, /):
+    """``log2(2**x1 + 2**x2)`` without overflow."""
+    ln2 = _pymath.log(2.0)
+    return logaddexp(operand(x1) * ln2, operand(x2) * ln2) * (1.0 / ln2)
+
+
+def hypot(x1, x2, /):
+    """``sqrt(x1**2 + x2**2)`` elementwise, without overflow for large inputs."""
+    x1, x2 = _promote_float(operand(x1), operand(x2))
+    a, b = lax.abs(x1), lax.abs(x2)
+    big = lax.max(a, b)
+    small = lax.min(a, b)
+    safe = lax.select(big == 0, 1.0, big)
+    r = small / safe
+    return lax.select(big == 0, 0.0 * big, big * sqrt(1.0 + r * r))
+
+
+def clip(a, a_min=None, a_max=None, /, out=None, *, min=None, max=None):  # noqa: A002
+    """``a`` limited to ``[a_min, a_max]``; the gradient reaches ``a`` inside (inclusive)."""
+    _no_out("clip", out)
+    lo = a_min if a_min is not None else min
+    hi = a_max if a_max is not None else max
+    a = unary_operand(a)
+    if lo is None and hi is None:
+        raise ValueError("fnp.clip: give a_min, a_max or both")
+    lo = -np.inf if lo is None else operand(lo)
+    hi = np.inf if hi is None else operand(hi)
+    return lax.clamp(lo, a, hi)
+
+
+def round(a, decimals: int = 0, out=None):  # noqa: A001 - NumPy's name
+    """Rounds half to even to ``decimals`` places (NumPy's ``round``); zero derivative."""
+    _no_out("round", out)
+    a = unary_operand(a)
+    if decimals == 0:
+        return lax.round(a)
+    f = 10.0**decimals
+    return lax.round(a * f) / f
+
+
+around = round
+
+
+def where(condition, x=None, y=None, /):
+    """``x`` where ``condition`` else ``y``, broadcasting (NumPy's three-argument ``where``)."""
+    if x is None and y is None:
+        from funcgrad.numpy._indexing import nonzero
+
+        return nonzero(condition)
+    if x is None or y is None:
+        raise ValueError("fnp.where: give both x and y, or neither")
+    return lax.select(_bool(condition), operand(x), operand(y))
+
+
+def heaviside(x1, x2, /):
+    """0 where ``x1 < 0``, ``x2`` where ``x1 == 0``, 1 where ``x1 > 0``."""
+    x1 = operand(x1)
+    return lax.select(x1 < 0, 0.0, lax.select(x1 > 0, 1.0, operand(x2)))
+
+
+def sinc(x, /):
+    """``sin(pi x) / (pi x)`` with ``sinc(0) = 1``."""
+    x = _float_operand(x)
+    safe = lax.select(x == 0, 1.0, x)
+    y = np.pi * safe
+    return lax.select(x == 0, 1.0, sin(y) / y)
+
+
+def deg2rad(x, /):
+    """Degrees to radians."""
+    return _float_operand(x) * (np.pi / 180.0)
+
+
+def rad2deg(x, /):
+    """Radians to degrees."""
+    return _float_operand(x) * (180.0 / np.pi)
+
+
+radians = deg2rad
+degrees = rad2deg
+
+
+def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    """Replaces NaN and infinities by finite numbers (NumPy's defaults: the dtype's extremes)."""
+    x = unary_operand(x)
+    if x.dtype.kind not in "fc":
+        return x
+    info = np.finfo(x.dtype)
+    posinf = info.max if posinf is None else posinf
+    neginf = info.min if neginf is None else neginf
+    x = lax.select(isnan(x), nan, x)
+    x = lax.select(lax.eq(x, np.inf), posinf, x)
+    return lax.select(lax.eq(x, -np.inf), neginf, x)
