@@ -1,21 +1,29 @@
 """funcgrad: composable transforms (grad, vmap, jit, pmap) over NumPy and CuPy."""
 
-from funcgrad import lax, numpy, tree_util
+from funcgrad import lax, numpy, random, scipy, tree_util
 from funcgrad.core.array import Array
 from funcgrad.core.config import config
 from funcgrad.lax import stop_gradient
+from funcgrad.transforms.checkpoint import checkpoint, remat
+from funcgrad.transforms.custom import custom_jvp, custom_vjp
 from funcgrad.transforms.grad import grad, jvp, linearize, value_and_grad, vjp
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Array",
+    "checkpoint",
     "config",
+    "custom_jvp",
+    "custom_vjp",
     "grad",
     "jvp",
     "lax",
     "linearize",
     "numpy",
+    "random",
+    "remat",
+    "scipy",
     "stop_gradient",
     "tree_util",
     "value_and_grad",

@@ -17,7 +17,8 @@ def to_np(tree):
 
 def _inner(a, b):
     la, lb = tree_flatten(a)[0], tree_flatten(b)[0]
-    return sum(float(np.real(np.vdot(np.asarray(x), np.asarray(y)))) for x, y in zip(la, lb))
+    # No conjugation: funcgrad's vjp is the transpose of the jvp (JAX's convention).
+    return sum(float(np.real(np.sum(np.asarray(x) * np.asarray(y)))) for x, y in zip(la, lb))
 
 
 def _add(a, b, s):
@@ -55,7 +56,9 @@ def check_close(a, b, atol=1e-5, rtol=1e-5, err_msg=""):
     lb, tb = tree_flatten(b)
     assert ta == tb, f"structures differ: {ta} vs {tb} {err_msg}"
     for x, y in zip(la, lb):
-        np.testing.assert_allclose(np.asarray(x), np.asarray(y), atol=atol, rtol=rtol, err_msg=err_msg)
+        np.testing.assert_allclose(
+            np.asarray(x), np.asarray(y), atol=atol, rtol=rtol, err_msg=err_msg
+        )
 
 
 def check_jvp(f, args, atol=1e-5, rtol=1e-5, eps=EPS, rng=None):

@@ -74,15 +74,18 @@ class Array(ArrayBase):
                 v = v.get()
             else:
                 v = np.asarray(v)
-        # Lock the buffer itself, so that no view of it can be made writable again.
-        v.flags.writeable = False
         if dtype is not None and np.dtype(dtype) != v.dtype:
             if copy is False:
                 raise ValueError("Array.__array__: a dtype change needs a copy; copy=False given")
             return v.astype(dtype)
         if copy:
             return v.copy()
-        return v
+        # Lock the buffer itself, and hand out a locked view: a view cannot be made writable
+        # again while its base is read-only.
+        v.flags.writeable = False
+        view = v.view()
+        view.flags.writeable = False
+        return view
 
     def block_until_ready(self) -> Array:
         """Waits until the array's value is computed (a no-op on the CPU); returns ``self``."""

@@ -22,9 +22,17 @@ class Device:
 CPU = Device("cpu", 0)
 
 
+class _State:
+    """``gpu`` turns true once a CuPy array may exist; until then every value is NumPy's."""
+
+    gpu = "cupy" in sys.modules
+
+
+state = _State()
+
+
 def gpu_loaded() -> bool:
-    """True once CuPy is imported; until then every value is a NumPy value."""
-    return "cupy" in sys.modules
+    return state.gpu
 
 
 def xp_of(value) -> object:

@@ -76,17 +76,25 @@ class Primitive:
 
 def eval_primitive(prim: Primitive, args, params) -> Any:
     """Runs a primitive on concrete values: unwrap Arrays, call ``impl`` with xp, wrap results."""
-    vals = [a._value if type(a) is Array else a for a in args]
-    xp = backend.xp_of(vals[0]) if backend.gpu_loaded() and vals else np
+    # The hot path of eager execution (and of every backward pass): no per-call work beyond
+    # unwrapping the arguments, one impl call and one wrapper object.
+    if len(args) == 1:
+        a = args[0]
+        vals = (a._value if type(a) is Array else a,)
+    else:
+        vals = [a._value if type(a) is Array else a for a in args]
+    xp = backend.xp_of(vals[0]) if backend.state.gpu and vals else np
     try:
-        out = prim.impl(xp, *vals, **params)
+        out = prim.impl(xp, *vals, **params) if params else prim.impl(xp, *vals)
     except (ValueError, TypeError, IndexError) as e:
         raise _describe(prim, args, params, e) from e
     if config._any_debug_nans and config.debug_nans:
         _check_nans(prim, out)
     if prim.multiple_results:
         return [_wrap(o) for o in out]
-    return _wrap(out)
+    a = _new_array(Array)
+    a._value = out
+    return a
 
 
 def _wrap(value: Any) -> Array:

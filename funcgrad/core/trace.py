@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from typing import Any
 
@@ -116,17 +115,23 @@ class _ThreadState(threading.local):
 _state = _ThreadState()
 
 
-@contextlib.contextmanager
-def new_trace(trace_type: type[Trace], *args: Any, **kwargs: Any):
-    """Pushes a fresh trace one level above the current top; pops it (and marks it dead) after."""
-    stack = _state.stack
-    trace = trace_type(len(stack) + 1, *args, **kwargs)
-    stack.append(trace)
-    try:
-        yield trace
-    finally:
+class new_trace:
+    """``with new_trace(TraceType) as trace:`` pushes a fresh trace one level above the current
+    top, and pops it (marking it dead, so leaked tracers are caught) on exit."""
+
+    __slots__ = ("trace",)
+
+    def __init__(self, trace_type: type[Trace], *args: Any, **kwargs: Any):
+        self.trace = trace_type(len(_state.stack) + 1, *args, **kwargs)
+
+    def __enter__(self) -> Trace:
+        _state.stack.append(self.trace)
+        return self.trace
+
+    def __exit__(self, *exc) -> None:
+        trace = self.trace
         trace.alive = False
-        popped = stack.pop()
+        popped = _state.stack.pop()
         assert popped is trace, "trace stack corrupted"
 
 

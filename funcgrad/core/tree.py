@@ -53,7 +53,8 @@ def register_dataclass(cls: type, data_fields=None, meta_fields=None) -> type:
     """Registers a dataclass as a pytree node; usable as a decorator.
 
     ``data_fields`` are children (default: every field not in ``meta_fields``); ``meta_fields``
-    are static, hashable configuration kept in the tree structure.
+    are static, hashable configuration kept in the tree structure (default: the fields declared
+    with ``dataclasses.field(metadata={"static": True})``).
 
     Example:
       >>> @register_dataclass
@@ -66,9 +67,14 @@ def register_dataclass(cls: type, data_fields=None, meta_fields=None) -> type:
     """
     if not dataclasses.is_dataclass(cls):
         raise TypeError(f"register_dataclass: {cls!r} is not a dataclass; decorate it first")
-    names = [f.name for f in dataclasses.fields(cls)]
-    meta = tuple(meta_fields or ())
-    data = tuple(data_fields) if data_fields is not None else tuple(n for n in names if n not in meta)
+    fields = dataclasses.fields(cls)
+    names = [f.name for f in fields]
+    if meta_fields is None:  # fields marked ``field(metadata={"static": True})`` are static
+        meta_fields = [f.name for f in fields if f.metadata.get("static", False)]
+    meta = tuple(meta_fields)
+    data = (
+        tuple(data_fields) if data_fields is not None else tuple(n for n in names if n not in meta)
+    )
     missing = set(names) - set(data) - set(meta)
     if missing:
         raise ValueError(f"register_dataclass: fields {sorted(missing)} are neither data nor meta")
@@ -96,19 +102,23 @@ class PyTreeDef:
         self.kind = kind  # None for a leaf, "none" for None, else the node's type
         self.aux = aux
         self.children = children
-        self.num_leaves = 1 if kind is None else sum(c.num_leaves for c in children)
-        self._hash = hash((kind, aux, children))
+        n = 0
+        for c in children:
+            n += c.num_leaves
+        self.num_leaves = 1 if kind is None else n
+        self._hash = None  # computed on first use (most treedefs are never hashed)
 
     def __eq__(self, other):
-        return (
+        return self is other or (
             isinstance(other, PyTreeDef)
-            and self._hash == other._hash
             and self.kind == other.kind
             and self.aux == other.aux
             and self.children == other.children
         )
 
     def __hash__(self):
+        if self._hash is None:
+            self._hash = hash((self.kind, self.aux, self.children))
         return self._hash
 
     def unflatten(self, leaves: Iterable[Any]) -> Any:
@@ -167,26 +177,29 @@ def _flatten(x, leaves, is_leaf):
         return _LEAF
     t = type(x)
     if t is tuple or t is list:
-        return PyTreeDef(t, None, tuple(_flatten(c, leaves, is_leaf) for c in x))
+        return PyTreeDef(t, None, tuple([_flatten(c, leaves, is_leaf) for c in x]))
     if t is dict:
-        keys = sorted(x, key=_sort_key)
-        return PyTreeDef(dict, tuple(keys), tuple(_flatten(x[k], leaves, is_leaf) for k in keys))
+        keys = _sorted_keys(x)
+        return PyTreeDef(dict, keys, tuple([_flatten(x[k], leaves, is_leaf) for k in keys]))
     if x is None:
         return _NONE
     node = _registry.get(t)
     if node is not None:
         children, aux = node.to_iterable(x)
-        return PyTreeDef(t, aux, tuple(_flatten(c, leaves, is_leaf) for c in children))
+        return PyTreeDef(t, aux, tuple([_flatten(c, leaves, is_leaf) for c in children]))
     if _is_namedtuple(x):
-        return PyTreeDef("namedtuple", t, tuple(_flatten(c, leaves, is_leaf) for c in x))
+        return PyTreeDef("namedtuple", t, tuple([_flatten(c, leaves, is_leaf) for c in x]))
     leaves.append(x)
     return _LEAF
 
 
-def _sort_key(k):
+def _sorted_keys(d: dict) -> tuple:
     # Dict keys are sorted (as in JAX) so that structure does not depend on insertion order;
-    # mixed key types sort by type name first.
-    return (type(k).__name__, k)
+    # keys of mixed types sort by type name first.
+    try:
+        return tuple(sorted(d))
+    except TypeError:
+        return tuple(sorted(d, key=lambda k: (type(k).__name__, k)))
 
 
 def tree_flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None):
@@ -260,24 +273,26 @@ def tree_map(f: Callable[..., Any], tree: Any, *rest: Any, is_leaf=None) -> Any:
 def flatten_up_to(treedef: PyTreeDef, tree: Any, what: str = "tree") -> list[Any]:
     """Flattens ``tree`` only down to the leaves of ``treedef`` (a prefix of its structure)."""
     out: list[Any] = []
-
-    def go(td, x, path):
-        if td.kind is None:
-            out.append(x)
-            return
-        if td.kind == "none":
-            if x is not None:
-                raise ValueError(f"{what}: expected None at {path or 'the root'}, got {x!r}")
-            return
-        leaves: list[Any] = []
-        sub = _flatten(x, leaves, lambda y: y is not x)
-        if sub.kind != td.kind or sub.aux != td.aux or len(sub.children) != len(td.children):
-            raise ValueError(
-                f"{what}: structure {td} does not match {type(x).__name__} at {path or 'the root'}"
-            )
-        keys = td.aux if td.kind is dict else range(len(td.children))
-        for k, c, child in zip(keys, td.children, leaves):
-            go(c, child, f"{path}[{k!r}]")
-
-    go(treedef, tree, "")
+    _flatten_up_to(treedef, tree, "", out, what)
     return out
+
+
+def _flatten_up_to(td: PyTreeDef, x: Any, path: str, out: list[Any], what: str) -> None:
+    # A module-level recursion (a recursive closure would be a reference cycle per call).
+    if td.kind is None:
+        out.append(x)
+        return
+    if td.kind == "none":
+        if x is not None:
+            raise ValueError(f"{what}: expected None at {path or 'the root'}, got {x!r}")
+        return
+    children: list[Any] = []
+    sub = _flatten(x, children, lambda y: y is not x)
+    if sub.kind != td.kind or sub.aux != td.aux or len(sub.children) != len(td.children):
+        raise ValueError(
+            f"{what}: expected structure {td} at {path or 'the root'}, got {type(x).__name__} "
+            f"with structure {tree_structure(x)}"
+        )
+    keys = td.aux if td.kind is dict else range(len(td.children))
+    for k, c, child in zip(keys, td.children, children):
+        _flatten_up_to(c, child, f"{path}[{k!r}]", out, what)

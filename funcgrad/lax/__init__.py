@@ -1,5 +1,7 @@
 """funcgrad.lax: the primitive layer (JAX's lax names), on which funcgrad.numpy and nn build."""
 
+from funcgrad.lax import linalg
+from funcgrad.lax.complex import complex, conj, imag, real
 from funcgrad.lax.dot import dot, dot_general, dot_general_p
 from funcgrad.lax.elementwise import (
     abs,
@@ -59,6 +61,16 @@ from funcgrad.lax.elementwise import (
     tanh,
     trunc,
 )
+from funcgrad.lax.indexing import (
+    dynamic_index_in_dim,
+    dynamic_slice,
+    dynamic_slice_in_dim,
+    dynamic_update_slice,
+    dynamic_update_slice_in_dim,
+    gather,
+    scatter,
+)
+from funcgrad.lax.random_bits import threefry2x32
 from funcgrad.lax.reduce import (
     argmax,
     argmin,
@@ -85,3 +97,5 @@ from funcgrad.lax.shape import (
     squeeze,
     transpose,
 )
+from funcgrad.lax.sort import sort, sort_key_val, top_k
+from funcgrad.lax.special import digamma, erf, erf_inv, erfc, lgamma, polygamma

@@ -51,8 +51,16 @@ def _dot_general_abstract_eval(lhs, rhs, *, dimension_numbers, preferred_element
     (lc, rc), (lb, rb) = dimension_numbers
     ls, rs = lhs.shape, rhs.shape
     ok = len(lc) == len(rc) and len(lb) == len(rb)
-    ok = ok and all(0 <= i < len(ls) for i in (*lc, *lb)) and all(0 <= i < len(rs) for i in (*rc, *rb))
-    ok = ok and all(ls[i] == rs[j] for i, j in zip(lc, rc)) and all(ls[i] == rs[j] for i, j in zip(lb, rb))
+    ok = (
+        ok
+        and all(0 <= i < len(ls) for i in (*lc, *lb))
+        and all(0 <= i < len(rs) for i in (*rc, *rb))
+    )
+    ok = (
+        ok
+        and all(ls[i] == rs[j] for i, j in zip(lc, rc))
+        and all(ls[i] == rs[j] for i, j in zip(lb, rb))
+    )
     if not ok:
         raise ValueError(
             f"dot_general: cannot contract shapes {ls} and {rs} with dimension_numbers "
@@ -110,6 +118,18 @@ def _dot_vjp_lhs(g, ans, x, y, *, dimension_numbers, preferred_element_type=None
 
 
 def _dot_vjp_rhs(g, ans, x, y, *, dimension_numbers, preferred_element_type=None):
+    (lc, rc), (lb, _) = dimension_numbers
+    nx = len(x.shape)
+    if not lb and rc == (0,) and len(y.shape) == 2 and lc == (nx - 1,):
+        # x @ W: dW = x^T g contracted over all of x's leading axes, computed in W's layout
+        # (the general rule would return a transposed view, slow to use afterwards).
+        lead = tuple(range(nx - 1))
+        res = dot_general(x, g, ((lead, lead), ((), ())))
+        if res.dtype != y.dtype and y.dtype.kind in "fc":
+            from funcgrad.lax.elementwise import convert_element_type
+
+            res = convert_element_type(res, y.dtype)
+        return res
     return _dot_general_transpose_rhs(g, x, y, dimension_numbers)
 
 
@@ -134,7 +154,10 @@ def dot_general(lhs, rhs, dimension_numbers, preferred_element_type=None):
       >>> dot_general(a, b, (((1,), (0,)), ((), ())))   # a @ b for matrices
     """
     (lc, rc), (lb, rb) = dimension_numbers
-    dims = ((tuple(int(i) for i in lc), tuple(int(i) for i in rc)), (tuple(int(i) for i in lb), tuple(int(i) for i in rb)))
+    dims = (
+        (tuple(int(i) for i in lc), tuple(int(i) for i in rc)),
+        (tuple(int(i) for i in lb), tuple(int(i) for i in rb)),
+    )
     return dot_general_p.bind(
         lhs, rhs, dimension_numbers=dims, preferred_element_type=preferred_element_type
     )

@@ -7,10 +7,12 @@ shape by ``unbroadcast`` (as in HIPS autograd). Python scalars stay weakly typed
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
-from funcgrad.core.primitive import Primitive, ShapedArray
+from funcgrad.core.array import Array
+from funcgrad.core.primitive import Primitive, ShapedArray, eval_primitive
 from funcgrad.transforms.grad import defjvp, defvjp, nondiff_primitives
 
 # --------------------------------------------------------------------------------------------
@@ -33,8 +35,10 @@ def _predicate_abstract_eval(*avals, **params):
 
 
 def _ufunc_impl(name):
+    np_fn = getattr(np, name, None)  # None: the primitive installs its own impl
+
     def impl(xp, *args):
-        return getattr(xp, name)(*args)
+        return (np_fn if xp is np else getattr(xp, name))(*args)
 
     impl.__name__ = f"_{name}_impl"
     return impl
@@ -56,9 +60,19 @@ def unary(name: str, ufunc: str | None = None, deriv=None) -> Primitive:
     return prim
 
 
-def binary(name: str, ufunc: str | None = None, predicate: bool = False) -> Primitive:
+def _operator_impl(op):
+    # Python's operators on NumPy values call the same ufuncs, but skip the ufunc call's
+    # argument parsing for NumPy scalars (about 50 ns instead of 700 ns for float32 * 1.01).
+    def impl(xp, x, y):
+        return op(x, y)
+
+    impl.__name__ = f"_{op.__name__}_impl"
+    return impl
+
+
+def binary(name: str, ufunc: str | None = None, predicate: bool = False, op=None) -> Primitive:
     prim = Primitive(name)
-    prim.def_impl(_ufunc_impl(ufunc or name))
+    prim.def_impl(_operator_impl(op) if op is not None else _ufunc_impl(ufunc or name))
     prim.def_abstract_eval(_predicate_abstract_eval if predicate else _elementwise_abstract_eval)
     if predicate:
         nondiff_primitives.add(prim)
@@ -99,25 +113,51 @@ from funcgrad.lax.shape import broadcast_to_p, reshape_p  # noqa: E402
 # --------------------------------------------------------------------------------------------
 # Arithmetic
 
-add_p = binary("add")
-defjvp(add_p, lambda t, ans, x, y: broadcast_like(t, ans), lambda t, ans, x, y: broadcast_like(t, ans))
+add_p = binary("add", op=operator.add)
+defjvp(
+    add_p, lambda t, ans, x, y: broadcast_like(t, ans), lambda t, ans, x, y: broadcast_like(t, ans)
+)
 defvjp(add_p, lambda g, ans, x, y: unbroadcast(g, x), lambda g, ans, x, y: unbroadcast(g, y))
 
-sub_p = binary("sub", "subtract")
-defjvp(sub_p, lambda t, ans, x, y: broadcast_like(t, ans), lambda t, ans, x, y: -broadcast_like(t, ans))
+sub_p = binary("sub", op=operator.sub)
+defjvp(
+    sub_p, lambda t, ans, x, y: broadcast_like(t, ans), lambda t, ans, x, y: -broadcast_like(t, ans)
+)
 defvjp(sub_p, lambda g, ans, x, y: unbroadcast(g, x), lambda g, ans, x, y: unbroadcast(-g, y))
 
-mul_p = binary("mul", "multiply")
-defjvp(mul_p, lambda t, ans, x, y: broadcast_like(t * y, ans), lambda t, ans, x, y: broadcast_like(x * t, ans))
-defvjp(mul_p, lambda g, ans, x, y: unbroadcast(g * y, x), lambda g, ans, x, y: unbroadcast(x * g, y))
+mul_p = binary("mul", op=operator.mul)
+defjvp(
+    mul_p,
+    lambda t, ans, x, y: broadcast_like(t * y, ans),
+    lambda t, ans, x, y: broadcast_like(x * t, ans),
+)
+defvjp(
+    mul_p, lambda g, ans, x, y: unbroadcast(g * y, x), lambda g, ans, x, y: unbroadcast(x * g, y)
+)
 
-div_p = binary("div", "true_divide")
-defjvp(div_p, lambda t, ans, x, y: broadcast_like(t / y, ans), lambda t, ans, x, y: broadcast_like(-t * ans / y, ans))
-defvjp(div_p, lambda g, ans, x, y: unbroadcast(g / y, x), lambda g, ans, x, y: unbroadcast(-g * ans / y, y))
+div_p = binary("div", op=operator.truediv)
+defjvp(
+    div_p,
+    lambda t, ans, x, y: broadcast_like(t / y, ans),
+    lambda t, ans, x, y: broadcast_like(-t * ans / y, ans),
+)
+defvjp(
+    div_p,
+    lambda g, ans, x, y: unbroadcast(g / y, x),
+    lambda g, ans, x, y: unbroadcast(-g * ans / y, y),
+)
 
 rem_p = binary("rem", "fmod")  # C's fmod: the sign of x (fnp.mod builds NumPy's from it)
-defjvp(rem_p, lambda t, ans, x, y: broadcast_like(t, ans), lambda t, ans, x, y: broadcast_like(-t * trunc(x / y), ans))
-defvjp(rem_p, lambda g, ans, x, y: unbroadcast(g, x), lambda g, ans, x, y: unbroadcast(-g * trunc(x / y), y))
+defjvp(
+    rem_p,
+    lambda t, ans, x, y: broadcast_like(t, ans),
+    lambda t, ans, x, y: broadcast_like(-t * trunc(x / y), ans),
+)
+defvjp(
+    rem_p,
+    lambda g, ans, x, y: unbroadcast(g, x),
+    lambda g, ans, x, y: unbroadcast(-g * trunc(x / y), y),
+)
 
 
 def _pow_dx(ans, x, y):
@@ -130,26 +170,58 @@ def _pow_dy(ans, x, y):
 
 
 pow_p = binary("pow", "power")
-defjvp(pow_p, lambda t, ans, x, y: broadcast_like(t * _pow_dx(ans, x, y), ans), lambda t, ans, x, y: broadcast_like(t * _pow_dy(ans, x, y), ans))
-defvjp(pow_p, lambda g, ans, x, y: unbroadcast(g * _pow_dx(ans, x, y), x), lambda g, ans, x, y: unbroadcast(g * _pow_dy(ans, x, y), y))
+defjvp(
+    pow_p,
+    lambda t, ans, x, y: broadcast_like(t * _pow_dx(ans, x, y), ans),
+    lambda t, ans, x, y: broadcast_like(t * _pow_dy(ans, x, y), ans),
+)
+defvjp(
+    pow_p,
+    lambda g, ans, x, y: unbroadcast(g * _pow_dx(ans, x, y), x),
+    lambda g, ans, x, y: unbroadcast(g * _pow_dy(ans, x, y), y),
+)
 
 
-def _max_weight(x, y):
-    # 1 where x wins, 0.5 on ties (the gradient is split evenly), 0 where y wins.
-    return select(x > y, 1.0, select(x == y, 0.5, 0.0))
+def _route_max(g, x, y):
+    # g where x wins, g / 2 on ties (the derivative is split evenly), 0 where y wins; in g's dtype.
+    return select(x > y, g, select(x == y, g * 0.5, 0.0))
 
 
 max_p = binary("max", "maximum")
-defjvp(max_p, lambda t, ans, x, y: broadcast_like(t * _max_weight(x, y), ans), lambda t, ans, x, y: broadcast_like(t * _max_weight(y, x), ans))
-defvjp(max_p, lambda g, ans, x, y: unbroadcast(g * _max_weight(x, y), x), lambda g, ans, x, y: unbroadcast(g * _max_weight(y, x), y))
+defjvp(
+    max_p,
+    lambda t, ans, x, y: broadcast_like(_route_max(broadcast_like(t, ans), x, y), ans),
+    lambda t, ans, x, y: broadcast_like(_route_max(broadcast_like(t, ans), y, x), ans),
+)
+defvjp(
+    max_p,
+    lambda g, ans, x, y: unbroadcast(_route_max(g, x, y), x),
+    lambda g, ans, x, y: unbroadcast(_route_max(g, y, x), y),
+)
 
 min_p = binary("min", "minimum")
-defjvp(min_p, lambda t, ans, x, y: broadcast_like(t * _max_weight(y, x), ans), lambda t, ans, x, y: broadcast_like(t * _max_weight(x, y), ans))
-defvjp(min_p, lambda g, ans, x, y: unbroadcast(g * _max_weight(y, x), x), lambda g, ans, x, y: unbroadcast(g * _max_weight(x, y), y))
+defjvp(
+    min_p,
+    lambda t, ans, x, y: broadcast_like(_route_max(broadcast_like(t, ans), y, x), ans),
+    lambda t, ans, x, y: broadcast_like(_route_max(broadcast_like(t, ans), x, y), ans),
+)
+defvjp(
+    min_p,
+    lambda g, ans, x, y: unbroadcast(_route_max(g, y, x), x),
+    lambda g, ans, x, y: unbroadcast(_route_max(g, x, y), y),
+)
 
 atan2_p = binary("atan2", "arctan2")
-defjvp(atan2_p, lambda t, ans, y, x: broadcast_like(t * x / (x * x + y * y), ans), lambda t, ans, y, x: broadcast_like(-t * y / (x * x + y * y), ans))
-defvjp(atan2_p, lambda g, ans, y, x: unbroadcast(g * x / (x * x + y * y), y), lambda g, ans, y, x: unbroadcast(-g * y / (x * x + y * y), x))
+defjvp(
+    atan2_p,
+    lambda t, ans, y, x: broadcast_like(t * x / (x * x + y * y), ans),
+    lambda t, ans, y, x: broadcast_like(-t * y / (x * x + y * y), ans),
+)
+defvjp(
+    atan2_p,
+    lambda g, ans, y, x: unbroadcast(g * x / (x * x + y * y), y),
+    lambda g, ans, y, x: unbroadcast(-g * y / (x * x + y * y), x),
+)
 
 floor_divide_p = binary("floor_divide")
 nondiff_primitives.add(floor_divide_p)
@@ -339,11 +411,16 @@ nondiff_primitives.add(stop_gradient_p)
 # --------------------------------------------------------------------------------------------
 # Public wrappers (lax names)
 
+_PY_SCALARS = (int, float, bool, complex)
+_NO_PARAMS: dict = {}
+
 
 def _w1(prim):
     bind = prim.bind
 
     def f(x):
+        if type(x) is Array:  # concrete: no tracer to look for
+            return eval_primitive(prim, (x,), _NO_PARAMS)
         return bind(x)
 
     f.__name__ = prim.name
@@ -355,6 +432,8 @@ def _w2(prim):
     bind = prim.bind
 
     def f(x, y):
+        if type(x) in _PY_SCALARS and type(y) in _PY_SCALARS:
+            x = np.asarray(x)[()]  # two Python scalars: compute on NumPy values
         return bind(x, y)
 
     f.__name__ = prim.name
@@ -371,7 +450,9 @@ bitwise_and, bitwise_or, bitwise_xor = map(_w2, (and_p, or_p, xor_p))
 shift_left, shift_right = map(_w2, (shift_left_p, shift_right_p))
 neg, exp, exp2, expm1, log, log1p = map(_w1, (neg_p, exp_p, exp2_p, expm1_p, log_p, log1p_p))
 sin, cos, tan, asin, acos, atan = map(_w1, (sin_p, cos_p, tan_p, asin_p, acos_p, atan_p))
-sinh, cosh, tanh, asinh, acosh, atanh = map(_w1, (sinh_p, cosh_p, tanh_p, asinh_p, acosh_p, atanh_p))
+sinh, cosh, tanh, asinh, acosh, atanh = map(
+    _w1, (sinh_p, cosh_p, tanh_p, asinh_p, acosh_p, atanh_p)
+)
 sqrt, rsqrt, cbrt, abs, logistic = map(_w1, (sqrt_p, rsqrt_p, cbrt_p, abs_p, logistic_p))
 sign, floor, ceil, round, trunc = map(_w1, (sign_p, floor_p, ceil_p, round_p, trunc_p))
 is_finite, bitwise_not = _w1(is_finite_p), _w1(not_p)

@@ -78,12 +78,20 @@ def _extremum_weights(ans, x, axes):
 
 
 reduce_max_p = _reduction("reduce_max", _reduce_max_impl)
-defjvp(reduce_max_p, lambda t, ans, x, *, axes: reduce_sum(t * _extremum_weights(ans, x, axes), axes))
-defvjp(reduce_max_p, lambda g, ans, x, *, axes: _expand(g, x, axes) * _extremum_weights(ans, x, axes))
+defjvp(
+    reduce_max_p, lambda t, ans, x, *, axes: reduce_sum(t * _extremum_weights(ans, x, axes), axes)
+)
+defvjp(
+    reduce_max_p, lambda g, ans, x, *, axes: _expand(g, x, axes) * _extremum_weights(ans, x, axes)
+)
 
 reduce_min_p = _reduction("reduce_min", _reduce_min_impl)
-defjvp(reduce_min_p, lambda t, ans, x, *, axes: reduce_sum(t * _extremum_weights(ans, x, axes), axes))
-defvjp(reduce_min_p, lambda g, ans, x, *, axes: _expand(g, x, axes) * _extremum_weights(ans, x, axes))
+defjvp(
+    reduce_min_p, lambda t, ans, x, *, axes: reduce_sum(t * _extremum_weights(ans, x, axes), axes)
+)
+defvjp(
+    reduce_min_p, lambda g, ans, x, *, axes: _expand(g, x, axes) * _extremum_weights(ans, x, axes)
+)
 
 
 def reduce_max(x, axes):

@@ -102,9 +102,7 @@ transpose_p = Primitive("transpose")
 transpose_p.def_impl(_transpose_impl)
 transpose_p.def_abstract_eval(_transpose_abstract_eval)
 defjvp(transpose_p, lambda t, ans, x, *, permutation: transpose(t, permutation))
-defvjp(
-    transpose_p, lambda g, ans, x, *, permutation: transpose(g, tuple(np.argsort(permutation)))
-)
+defvjp(transpose_p, lambda g, ans, x, *, permutation: transpose(g, tuple(np.argsort(permutation))))
 
 
 def transpose(x, permutation):
@@ -200,7 +198,7 @@ def _slice_abstract_eval(x, *, start_indices, limit_indices, strides):
 def _slice_vjp(g, ans, x, *, start_indices, limit_indices, strides):
     # The cotangent of a slice is the slice region of zeros, filled with g: a pad.
     config = []
-    for d, s, e, st, n in zip(_shape(x), start_indices, limit_indices, strides, _shape(g)):
+    for d, s, st, n in zip(_shape(x), start_indices, strides, _shape(g)):
         last = s + (n - 1) * st if n else s
         config.append((s, d - last - 1 if n else d - s, st - 1 if n else 0))
     return pad(g, 0.0, config)
@@ -243,7 +241,7 @@ def _pad_impl(xp, x, padding_value, *, padding_config):
     shape = [lo + hi + d + max(d - 1, 0) * i for d, (lo, hi, i) in zip(x.shape, padding_config)]
     out = xp.full(shape, padding_value, dtype=x.dtype)
     src, dst = [], []
-    for d, (lo, hi, interior), n in zip(x.shape, padding_config, shape):
+    for d, (lo, _, interior), n in zip(x.shape, padding_config, shape):
         step = interior + 1
         # x's element k lands at lo + k * step; keep those inside [0, n) (negative lo/hi crop).
         k0, k1 = max(0, -(lo // step)), min(d, (n - 1 - lo) // step + 1)
@@ -258,7 +256,9 @@ def _pad_impl(xp, x, padding_value, *, padding_config):
 def _pad_abstract_eval(x, padding_value, *, padding_config):
     if len(padding_config) != len(x.shape):
         raise ValueError(f"pad: padding_config {padding_config} does not match shape {x.shape}")
-    shape = tuple(lo + hi + d + max(d - 1, 0) * i for d, (lo, hi, i) in zip(x.shape, padding_config))
+    shape = tuple(
+        lo + hi + d + max(d - 1, 0) * i for d, (lo, hi, i) in zip(x.shape, padding_config)
+    )
     if any(s < 0 for s in shape):
         raise ValueError(f"pad: padding_config {padding_config} gives negative shape {shape}")
     return ShapedArray(shape, x.dtype)
@@ -280,7 +280,10 @@ def _pad_vjp_value(g, ans, x, padding_value, *, padding_config):
     from funcgrad.lax.reduce import reduce_sum
 
     total = reduce_sum(g, tuple(range(len(_shape(g)))))
-    inner = reduce_sum(_pad_vjp_operand(g, ans, x, padding_value, padding_config=padding_config), tuple(range(len(_shape(x)))))
+    inner = reduce_sum(
+        _pad_vjp_operand(g, ans, x, padding_value, padding_config=padding_config),
+        tuple(range(len(_shape(x)))),
+    )
     return total - inner
 
 

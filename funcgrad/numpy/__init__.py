@@ -1,6 +1,33 @@
 """funcgrad.numpy: NumPy's API over funcgrad arrays, differentiable, composed from funcgrad.lax."""
 
-from funcgrad.numpy import _array_methods
+# NumPy's dtypes and constants, so that ``fnp.float32`` and ``fnp.pi`` work as in NumPy.
+from numpy import (  # noqa: E402
+    bool_,
+    complex64,
+    complex128,
+    dtype,
+    e,
+    finfo,
+    float16,
+    float32,
+    float64,
+    iinfo,
+    inf,
+    int8,
+    int16,
+    int32,
+    int64,
+    issubdtype,
+    nan,
+    newaxis,
+    pi,
+    uint8,
+    uint32,
+    uint64,
+)
+
+from funcgrad.numpy import _array_methods, linalg
+from funcgrad.numpy._complex import angle, conj, conjugate, imag, real
 from funcgrad.numpy._core import (
     arange,
     array,
@@ -18,7 +45,30 @@ from funcgrad.numpy._core import (
     zeros,
     zeros_like,
 )
-from funcgrad.numpy._linalg import dot, inner, matmul, outer, vdot
+from funcgrad.numpy._indexing import (
+    argwhere,
+    flatnonzero,
+    nonzero,
+    take,
+    take_along_axis,
+)
+from funcgrad.numpy._linalg import (
+    cross,
+    diag,
+    diagflat,
+    diagonal,
+    dot,
+    einsum,
+    inner,
+    kron,
+    matmul,
+    outer,
+    tensordot,
+    trace,
+    tril,
+    triu,
+    vdot,
+)
 from funcgrad.numpy._math import (
     abs,
     absolute,
@@ -158,31 +208,6 @@ from funcgrad.numpy._shape import (
     vsplit,
     vstack,
 )
-
-# NumPy's dtypes and constants, so that ``fnp.float32`` and ``fnp.pi`` work as in NumPy.
-from numpy import (  # noqa: E402
-    bool_,
-    complex64,
-    complex128,
-    dtype,
-    e,
-    finfo,
-    float16,
-    float32,
-    float64,
-    iinfo,
-    inf,
-    int8,
-    int16,
-    int32,
-    int64,
-    issubdtype,
-    nan,
-    newaxis,
-    pi,
-    uint8,
-    uint32,
-    uint64,
-)
+from funcgrad.numpy._sorting import argsort, searchsorted, sort, unique
 
 _array_methods.install()

@@ -6,6 +6,7 @@ import numpy as np
 
 from funcgrad import lax
 from funcgrad.core.array import Array, ArrayBase
+from funcgrad.core.primitive import eval_primitive
 from funcgrad.lax import elementwise as ew
 from funcgrad.numpy import _math, _reductions, _shape
 from funcgrad.numpy._core import asarray
@@ -43,6 +44,32 @@ def _binop(prim, reflected=False):
             return bind(self, other)
 
     return op
+
+
+def _concrete_binop(prim, reflected=False):
+    """Array's own operator: with a Python float or another Array there is no tracer to find,
+    so it evaluates directly (this is most of a backward pass's arithmetic)."""
+    traced = _binop(prim, reflected)
+    impl_eval = eval_primitive
+
+    if reflected:
+
+        def op(self, other):
+            if type(other) is float or type(other) is Array:
+                return impl_eval(prim, (other, self), _NO_PARAMS)
+            return traced(self, other)
+
+    else:
+
+        def op(self, other):
+            if type(other) is float or type(other) is Array:
+                return impl_eval(prim, (self, other), _NO_PARAMS)
+            return traced(self, other)
+
+    return op
+
+
+_NO_PARAMS: dict = {}
 
 
 def _matmul(self, other):
@@ -159,19 +186,45 @@ _METHODS = {
     "squeeze": lambda self, axis=None: _shape.squeeze(self, axis),
     "swapaxes": lambda self, a1, a2: _shape.swapaxes(self, a1, a2),
     "repeat": lambda self, repeats, axis=None: _shape.repeat(self, repeats, axis),
-    "sum": lambda self, axis=None, dtype=None, out=None, keepdims=False, **kw: _reductions.sum(self, axis, dtype, out, keepdims, **kw),
-    "mean": lambda self, axis=None, dtype=None, out=None, keepdims=False, **kw: _reductions.mean(self, axis, dtype, out, keepdims, **kw),
-    "prod": lambda self, axis=None, dtype=None, out=None, keepdims=False, **kw: _reductions.prod(self, axis, dtype, out, keepdims, **kw),
-    "max": lambda self, axis=None, out=None, keepdims=False, **kw: _reductions.max(self, axis, out, keepdims, **kw),
-    "min": lambda self, axis=None, out=None, keepdims=False, **kw: _reductions.min(self, axis, out, keepdims, **kw),
-    "var": lambda self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw: _reductions.var(self, axis, dtype, out, ddof, keepdims, **kw),
-    "std": lambda self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw: _reductions.std(self, axis, dtype, out, ddof, keepdims, **kw),
-    "argmax": lambda self, axis=None, out=None, keepdims=False: _reductions.argmax(self, axis, out, keepdims),
-    "argmin": lambda self, axis=None, out=None, keepdims=False: _reductions.argmin(self, axis, out, keepdims),
-    "all": lambda self, axis=None, out=None, keepdims=False: _reductions.all(self, axis, out, keepdims),
-    "any": lambda self, axis=None, out=None, keepdims=False: _reductions.any(self, axis, out, keepdims),
-    "cumsum": lambda self, axis=None, dtype=None, out=None: _reductions.cumsum(self, axis, dtype, out),
-    "cumprod": lambda self, axis=None, dtype=None, out=None: _reductions.cumprod(self, axis, dtype, out),
+    "sum": lambda self, axis=None, dtype=None, out=None, keepdims=False, **kw: _reductions.sum(
+        self, axis, dtype, out, keepdims, **kw
+    ),
+    "mean": lambda self, axis=None, dtype=None, out=None, keepdims=False, **kw: _reductions.mean(
+        self, axis, dtype, out, keepdims, **kw
+    ),
+    "prod": lambda self, axis=None, dtype=None, out=None, keepdims=False, **kw: _reductions.prod(
+        self, axis, dtype, out, keepdims, **kw
+    ),
+    "max": lambda self, axis=None, out=None, keepdims=False, **kw: _reductions.max(
+        self, axis, out, keepdims, **kw
+    ),
+    "min": lambda self, axis=None, out=None, keepdims=False, **kw: _reductions.min(
+        self, axis, out, keepdims, **kw
+    ),
+    "var": lambda self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw: (
+        _reductions.var(self, axis, dtype, out, ddof, keepdims, **kw)
+    ),
+    "std": lambda self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw: (
+        _reductions.std(self, axis, dtype, out, ddof, keepdims, **kw)
+    ),
+    "argmax": lambda self, axis=None, out=None, keepdims=False: _reductions.argmax(
+        self, axis, out, keepdims
+    ),
+    "argmin": lambda self, axis=None, out=None, keepdims=False: _reductions.argmin(
+        self, axis, out, keepdims
+    ),
+    "all": lambda self, axis=None, out=None, keepdims=False: _reductions.all(
+        self, axis, out, keepdims
+    ),
+    "any": lambda self, axis=None, out=None, keepdims=False: _reductions.any(
+        self, axis, out, keepdims
+    ),
+    "cumsum": lambda self, axis=None, dtype=None, out=None: _reductions.cumsum(
+        self, axis, dtype, out
+    ),
+    "cumprod": lambda self, axis=None, dtype=None, out=None: _reductions.cumprod(
+        self, axis, dtype, out
+    ),
     "clip": lambda self, min=None, max=None, out=None: _math.clip(self, min, max, out),
     "round": lambda self, decimals=0, out=None: _math.round(self, decimals, out),
     "conj": _conj,
@@ -187,8 +240,20 @@ def _pow(self, other):
     return _math.power(self, other)
 
 
+_ARRAY_FAST = {
+    "__add__": _concrete_binop(ew.add_p),
+    "__radd__": _concrete_binop(ew.add_p, True),
+    "__sub__": _concrete_binop(ew.sub_p),
+    "__rsub__": _concrete_binop(ew.sub_p, True),
+    "__mul__": _concrete_binop(ew.mul_p),
+    "__rmul__": _concrete_binop(ew.mul_p, True),
+}
+
+
 def install() -> None:
     for name, fn in _METHODS.items():
         setattr(ArrayBase, name, fn)
+    for name, fn in _ARRAY_FAST.items():
+        setattr(Array, name, fn)
     # Array defines its own eager versions of a few methods (item, tolist, __setitem__).
     assert not hasattr(Array, "__dict__") or "sum" not in Array.__dict__

@@ -7,8 +7,9 @@ import math as _pymath
 import numpy as np
 
 from funcgrad import lax
+from funcgrad.core.array import ArrayBase
 from funcgrad.lax import elementwise as ew
-from funcgrad.numpy._core import operand, unary_operand
+from funcgrad.numpy._core import asarray, operand, unary_operand
 
 
 def _no_out(name, out):
@@ -27,14 +28,16 @@ def _float_operand(x):
     return x
 
 
-def _unary(name, prim, floating=True, doc=None):
+def _unary(name, prim, doc=None):
+    # Integer inputs need no conversion: NumPy's ufuncs (and the abstract eval) promote them.
     bind = prim.bind
-    conv = _float_operand if floating else unary_operand
 
     def f(x, /, out=None):
         if out is not None:
             _no_out(name, out)
-        return bind(conv(x))
+        if not isinstance(x, ArrayBase):
+            x = asarray(x)
+        return bind(x)
 
     f.__name__ = name
     f.__qualname__ = name
@@ -42,15 +45,13 @@ def _unary(name, prim, floating=True, doc=None):
     return f
 
 
-def _binary(name, prim, floating=False, doc=None):
+def _binary(name, prim, doc=None):
     bind = prim.bind
 
     def f(x1, x2, /, out=None):
         if out is not None:
             _no_out(name, out)
-        x1, x2 = operand(x1), operand(x2)
-        if floating:
-            x1, x2 = _promote_float(x1, x2)
+        x1, x2 = _promote_float(operand(x1), operand(x2))
         return bind(x1, x2)
 
     f.__name__ = name
@@ -60,8 +61,8 @@ def _binary(name, prim, floating=False, doc=None):
 
 
 def _promote_float(x1, x2):
-    # Two Python scalars (or two integer arrays) in a float function: NumPy gives float64;
-    # funcgrad gives the default float dtype for Python scalars.
+    # Two Python scalars: the first becomes an array of the default float dtype, so the result
+    # is an array (NumPy would give a float64 scalar).
     if not hasattr(x1, "dtype") and not hasattr(x2, "dtype"):
         return unary_operand(x1), x2
     return x1, x2
@@ -86,30 +87,30 @@ log = _unary("log", ew.log_p)
 log1p = _unary("log1p", ew.log1p_p)
 sqrt = _unary("sqrt", ew.sqrt_p)
 cbrt = _unary("cbrt", ew.cbrt_p)
-negative = _unary("negative", ew.neg_p, floating=False)
-absolute = _unary("absolute", ew.abs_p, floating=False)
+negative = _unary("negative", ew.neg_p)
+absolute = _unary("absolute", ew.abs_p)
 abs = absolute  # noqa: A001 - NumPy's alias
 fabs = _unary("fabs", ew.abs_p)
-sign = _unary("sign", ew.sign_p, floating=False)
-floor = _unary("floor", ew.floor_p, floating=False)
-ceil = _unary("ceil", ew.ceil_p, floating=False)
-trunc = _unary("trunc", ew.trunc_p, floating=False)
-rint = _unary("rint", ew.round_p, floating=False)
-isfinite = _unary("isfinite", ew.is_finite_p, floating=False)
-invert = _unary("invert", ew.not_p, floating=False)
+sign = _unary("sign", ew.sign_p)
+floor = _unary("floor", ew.floor_p)
+ceil = _unary("ceil", ew.ceil_p)
+trunc = _unary("trunc", ew.trunc_p)
+rint = _unary("rint", ew.round_p)
+isfinite = _unary("isfinite", ew.is_finite_p)
+invert = _unary("invert", ew.not_p)
 bitwise_not = invert
 arcsin.__doc__ = "Inverse sine, elementwise. Example: ``fnp.arcsin(1.0)``."
 
 add = _binary("add", ew.add_p)
 subtract = _binary("subtract", ew.sub_p)
 multiply = _binary("multiply", ew.mul_p)
-true_divide = _binary("true_divide", ew.div_p, floating=True)
+true_divide = _binary("true_divide", ew.div_p)
 divide = true_divide
 floor_divide = _binary("floor_divide", ew.floor_divide_p)
 power = _binary("power", ew.pow_p)
 maximum = _binary("maximum", ew.max_p)
 minimum = _binary("minimum", ew.min_p)
-arctan2 = _binary("arctan2", ew.atan2_p, floating=True)
+arctan2 = _binary("arctan2", ew.atan2_p)
 fmod = _binary("fmod", ew.rem_p)
 equal = _binary("equal", ew.eq_p)
 not_equal = _binary("not_equal", ew.ne_p)

@@ -19,7 +19,9 @@ def _axes(x, axis, who):
     for a in axes:
         a = int(a)
         if not -nd <= a < nd:
-            raise ValueError(f"fnp.{who}: axis {a} is out of bounds for an array of shape {x.shape}")
+            raise ValueError(
+                f"fnp.{who}: axis {a} is out of bounds for an array of shape {x.shape}"
+            )
         out.append(a % nd)
     if len(set(out)) != len(out):
         raise ValueError(f"fnp.{who}: repeated axis in {axis}")
@@ -154,7 +156,7 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
         n = sum(w, axis, keepdims=keepdims)
         return sum(sq * w, axis, keepdims=keepdims) / (n - ddof)
     n = _count(x, axes)
-    return _keep(x, lax.reduce_sum(sq, axes), axes, keepdims) / np.maximum(n - ddof, 0)
+    return _keep(x, lax.reduce_sum(sq, axes), axes, keepdims) / builtins.max(n - ddof, 0)
 
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, correction=None):

@@ -7,6 +7,7 @@ import builtins
 import numpy as np
 
 from funcgrad import lax
+from funcgrad.core.array import ArrayBase
 from funcgrad.numpy._core import asarray, unary_operand
 
 
@@ -31,10 +32,14 @@ def reshape(a, shape=None, order="C", *, newshape=None):
     if -1 in shape:
         known = int(np.prod([d for d in shape if d != -1]))
         if known == 0 or x.size % known:
-            raise ValueError(f"fnp.reshape: cannot reshape array of shape {x.shape} into {tuple(shape)}")
+            raise ValueError(
+                f"fnp.reshape: cannot reshape array of shape {x.shape} into {tuple(shape)}"
+            )
         shape[shape.index(-1)] = x.size // known
     if int(np.prod(shape)) != x.size:
-        raise ValueError(f"fnp.reshape: cannot reshape array of shape {x.shape} into {tuple(shape)}")
+        raise ValueError(
+            f"fnp.reshape: cannot reshape array of shape {x.shape} into {tuple(shape)}"
+        )
     return lax.reshape(x, shape)
 
 
@@ -168,9 +173,8 @@ def stack(arrays, axis=0, dtype=None):
     xs = _sequence(arrays, "stack")
     shapes = {tuple(x.shape) for x in xs}
     if len(shapes) != 1:
-        raise ValueError(
-            f"fnp.stack: all input arrays must have the same shape, got {[tuple(x.shape) for x in xs]}"
-        )
+        got = [tuple(x.shape) for x in xs]
+        raise ValueError(f"fnp.stack: all input arrays must have the same shape, got {got}")
     nd = len(xs[0].shape) + 1
     if not -nd <= axis < nd:
         raise ValueError(f"fnp.stack: axis {axis} is out of bounds for the result of rank {nd}")
@@ -189,7 +193,9 @@ def atleast_2d(*arys):
     out = []
     for a in arys:
         x = unary_operand(a)
-        out.append(reshape(x, (1,) * (2 - len(x.shape)) + tuple(x.shape)) if len(x.shape) < 2 else x)
+        out.append(
+            reshape(x, (1,) * (2 - len(x.shape)) + tuple(x.shape)) if len(x.shape) < 2 else x
+        )
     return out[0] if len(out) == 1 else out
 
 
@@ -244,7 +250,9 @@ def split(ary, indices_or_sections, axis=0):
     if isinstance(indices_or_sections, (int, np.integer)):
         k = int(indices_or_sections)
         if k <= 0 or n % k:
-            raise ValueError(f"fnp.split: array split does not result in an equal division ({n} by {k})")
+            raise ValueError(
+                f"fnp.split: array split does not result in an equal division ({n} by {k})"
+            )
         bounds = [i * (n // k) for i in range(k + 1)]
     else:
         bounds = [0] + [builtins.min(builtins.max(int(i), 0), n) for i in indices_or_sections] + [n]
@@ -297,7 +305,9 @@ def broadcast_shapes(*shapes):
     try:
         return np.broadcast_shapes(*shapes)
     except ValueError:
-        raise ValueError(f"fnp.broadcast_shapes: shapes {list(shapes)} are not broadcastable") from None
+        raise ValueError(
+            f"fnp.broadcast_shapes: shapes {list(shapes)} are not broadcastable"
+        ) from None
 
 
 def flip(m, axis=None):
@@ -391,17 +401,17 @@ def pad(array, pad_width, mode="constant", constant_values=0, **kwargs):
     if any(lo < 0 or hi < 0 for lo, hi in pw):
         raise ValueError(f"fnp.pad: pad_width {pad_width} has negative entries")
     if mode == "constant":
-        cv = np.broadcast_to(np.asarray(constant_values), (nd, 2)) if not hasattr(constant_values, "shape") or isinstance(constant_values, np.ndarray) else None
-        if cv is not None and np.all(cv == cv.flat[0]):
-            return lax.pad(x, np.asarray(cv.flat[0], x.dtype)[()], [(lo, hi, 0) for lo, hi in pw])
-        if cv is None:
+        if isinstance(constant_values, ArrayBase):  # a traced value: one scalar for all sides
             return lax.pad(x, constant_values, [(lo, hi, 0) for lo, hi in pw])
-        for ax, (lo, hi) in enumerate(pw):
-            cfg = [(0, 0, 0)] * nd
-            cfg[ax] = (lo, 0, 0)
-            x = lax.pad(x, np.asarray(cv[ax][0], x.dtype)[()], cfg)
-            cfg[ax] = (0, hi, 0)
-            x = lax.pad(x, np.asarray(cv[ax][1], x.dtype)[()], cfg)
+        cv = np.broadcast_to(np.asarray(constant_values, dtype=x.dtype), (nd, 2))
+        if nd == 0 or np.all(cv == cv.flat[0]):
+            value = cv.flat[0] if nd else np.asarray(constant_values, x.dtype)[()]
+            return lax.pad(x, value, [(lo, hi, 0) for lo, hi in pw])
+        for ax, (lo, hi) in enumerate(pw):  # different values per side: pad one side at a time
+            for side in (0, 1):
+                cfg = [(0, 0, 0)] * nd
+                cfg[ax] = (lo, 0, 0) if side == 0 else (0, hi, 0)
+                x = lax.pad(x, cv[ax][side], cfg)
         return x
     for ax, (lo, hi) in enumerate(pw):
         n = x.shape[ax]

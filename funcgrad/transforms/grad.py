@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from funcgrad.core.array import Array
-from funcgrad.core.primitive import Primitive
+from funcgrad.core.primitive import Primitive, eval_primitive
 from funcgrad.core.trace import Trace, Tracer, new_trace
 from funcgrad.core.tree import flatten_up_to, tree_flatten, tree_map, tree_unflatten
 
@@ -62,7 +62,9 @@ def defvjp_all(prim: Primitive, rule: Callable[..., Any]) -> None:
 
 
 def _missing_rule(prim: Primitive, kind: str) -> NotImplementedError:
-    return NotImplementedError(f"{prim.name}: no {kind} rule; this primitive cannot be differentiated")
+    return NotImplementedError(
+        f"{prim.name}: no {kind} rule; this primitive cannot be differentiated"
+    )
 
 
 def zeros_like(x: Any) -> Array:
@@ -248,28 +250,53 @@ class VJPTracer(Tracer):
         return p.concrete_value() if isinstance(p, Tracer) else p
 
 
+_new_tracer = object.__new__
+
+
+def _new_vjp_tracer(trace, primal):
+    t = _new_tracer(VJPTracer)
+    t._trace = trace
+    t.primal = primal
+    return t
+
+
 class VJPTrace(Trace):
     """Records, per primitive, (prim, params, traced inputs, outputs, primal inputs, answer)."""
 
     __slots__ = ("tape",)
 
     def __init__(self, level):
-        super().__init__(level)
+        self.level = level
+        self.alive = True
         self.tape = []
 
     def pure(self, value):
         return VJPTracer(self, value)
 
     def process_primitive(self, prim, args, params):
-        primals = [a.primal if type(a) is VJPTracer and a._trace is self else a for a in args]
-        out = prim.bind(*primals, **params)
+        # The hot path of reverse mode: one pass over the arguments, one tape entry.
+        ins = []
+        primals = []
+        for a in args:
+            if type(a) is VJPTracer and a._trace is self:
+                ins.append(a)
+                primals.append(a.primal)
+            else:
+                ins.append(None)
+                primals.append(a)
+        # At level 1 nothing lies below this trace: the primals are concrete, so skip bind.
+        if self.level == 1:
+            out = eval_primitive(prim, primals, params)
+        else:
+            out = prim.bind(*primals, **params)
         if prim in nondiff_primitives:
             return out
-        ins = tuple(a if type(a) is VJPTracer and a._trace is self else None for a in args)
         if prim.multiple_results:
-            outs = [VJPTracer(self, o) for o in out]
+            outs = [_new_vjp_tracer(self, o) for o in out]
         else:
-            outs = VJPTracer(self, out)
+            outs = _new_tracer(VJPTracer)
+            outs._trace = self
+            outs.primal = out
         self.tape.append((prim, params, ins, outs, primals, out))
         return outs
 
@@ -335,13 +362,15 @@ def backward_pass(tape, out_tracers, cts_out, in_tracers) -> list[Any]:
         if rule is None:
             raise _missing_rule(prim, "vjp")
         if type(rule) is tuple:
-            for i, t in enumerate(ins):
-                if t is not None:
-                    r = rule[i]
-                    if r is not None:
-                        ct = r(g, ans, *primals, **params)
-                        if ct is not None:
-                            _accumulate(cts, id(t), ct)
+            for t, r in zip(ins, rule):
+                if t is None or r is None:
+                    continue
+                ct = r(g, ans, *primals, **params) if params else r(g, ans, *primals)
+                if ct is None:
+                    continue
+                k = id(t)
+                old = cts.get(k)
+                cts[k] = ct if old is None else old + ct
         else:
             in_cts = rule(g, ans, *primals, **params)
             for t, ct in zip(ins, in_cts):
@@ -416,47 +445,57 @@ def value_and_grad(
     nums = (argnums,) if single else tuple(argnums)
 
     def value_and_grad_f(*args, **kwargs):
+        nargs = len(args)
         for n in nums:
-            if not isinstance(n, int) or not -len(args) <= n < len(args):
+            if not isinstance(n, int) or not -nargs <= n < nargs:
                 raise TypeError(
                     f"grad of {name}: argnums={argnums!r} is out of range for "
-                    f"{len(args)} positional argument(s)"
+                    f"{nargs} positional argument(s)"
                 )
-        pos = [n % len(args) for n in nums]
-        for n in pos:
-            for leaf in tree_flatten(args[n])[0]:
-                dt = _dtype(leaf)
-                if dt.kind not in "fc":
-                    raise TypeError(
-                        f"grad of {name}: argument {n} has dtype {dt}, but grad needs float or "
-                        "complex inputs; convert it (e.g. x.astype('float32')) or differentiate "
-                        "with respect to another argument (argnums)"
-                    )
-
-        def partial_f(*dargs):
+        pos = [n % nargs for n in nums]
+        flat, tree = tree_flatten(args[pos[0]] if single else tuple(args[n] for n in pos))
+        leaves = [_as_array(x) for x in flat]
+        for x in leaves:
+            if x.dtype.kind not in "fc":
+                n = pos[0] if single else _argnum_of(flat, x, tree, pos)
+                raise TypeError(
+                    f"grad of {name}: argument {n} has dtype {x.dtype}, but grad needs float or "
+                    "complex inputs; convert it (e.g. x.astype('float32')) or differentiate "
+                    "with respect to another argument (argnums)"
+                )
+        with new_trace(VJPTrace) as trace:
+            tracers = [_new_vjp_tracer(trace, x) for x in leaves]
+            dargs = tree_unflatten(tree, tracers)
             full = list(args)
-            for n, d in zip(pos, dargs):
-                full[n] = d
-            return f(*full, **kwargs)
-
-        res = vjp(partial_f, *[args[n] for n in pos], has_aux=has_aux)
-        out, f_vjp = res[0], res[1]
-        if not isinstance(out, (Array, Tracer)) or out.shape != ():
-            shape = getattr(out, "shape", type(out).__name__)
-            raise TypeError(
-                f"grad of {name}: the function must return a scalar, got output of shape {shape}; "
-                "use fg.jacrev or fg.vjp for non-scalar outputs"
-            )
-        dt = out.dtype
-        if dt.kind == "c":
-            raise TypeError(
-                f"grad of {name}: the output is complex ({dt}); use fg.vjp or take its real part"
-            )
-        grads = f_vjp(Array(dt.type(1)))
-        g = grads[0] if single else tuple(grads)
-        if has_aux:
-            return (out, res[2]), g
-        return out, g
+            if single:
+                full[pos[0]] = dargs
+            else:
+                for n, d in zip(pos, dargs):
+                    full[n] = d
+            out = f(*full, **kwargs)
+            if has_aux:
+                out, aux = _split_aux(out, "grad")
+                aux = _lower(aux, trace)
+            if not isinstance(out, (Array, Tracer)) or out.shape != ():
+                shape = getattr(out, "shape", type(out).__name__)
+                raise TypeError(
+                    f"grad of {name}: the function must return a scalar, got output of shape "
+                    f"{shape}; use fg.jacrev or fg.vjp for non-scalar outputs"
+                )
+            if out.dtype.kind == "c":
+                raise TypeError(
+                    f"grad of {name}: the output is complex ({out.dtype}); use fg.vjp or take "
+                    "its real part"
+                )
+            out_tracer = out if type(out) is VJPTracer and out._trace is trace else None
+            value = out if out_tracer is None else out.primal
+        tape = trace.tape
+        trace.tape = None
+        cts = backward_pass(tape, [out_tracer], [_one(value.dtype)], tracers)
+        grads = tree_unflatten(
+            tree, [zeros_like(x) if c is None else c for c, x in zip(cts, leaves)]
+        )
+        return ((value, aux), grads) if has_aux else (value, grads)
 
     value_and_grad_f.__name__ = f"value_and_grad({name})"
     return value_and_grad_f
@@ -510,6 +549,27 @@ def _as_array(x: Any) -> Any:
         f"{type(x).__name__} is not a valid funcgrad value; pass arrays, NumPy values or "
         "Python scalars (other objects belong in static arguments or closures)"
     )
+
+
+_ONES: dict[np.dtype, Array] = {}
+
+
+def _one(dtype: np.dtype) -> Array:
+    """The cotangent 1 of a scalar output (cached per dtype: Arrays are immutable)."""
+    one = _ONES.get(dtype)
+    if one is None:
+        one = _ONES[dtype] = Array(dtype.type(1))
+    return one
+
+
+def _argnum_of(flat, x, tree, pos) -> int:
+    # Which differentiated argument a leaf came from (for error messages).
+    i = next(k for k, leaf in enumerate(flat) if leaf is x or _as_array(leaf) is x)
+    for n, sub in zip(pos, tree.children):
+        if i < sub.num_leaves:
+            return n
+        i -= sub.num_leaves
+    return pos[-1]
 
 
 def _dtype(x: Any) -> np.dtype:

@@ -1,0 +1,66 @@
+"""Hypothesis strategies: shapes by kind, and values drawn inside each op's domain."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from tests.op_table import DOMAINS, Op
+
+
+def shapes_for(op: Op, min_side: int = 0, max_side: int = 4, max_dims: int = 3):
+    kind = op.shapes
+    n = op.nargs
+    if kind == "broadcast":
+        return hnp.mutually_broadcastable_shapes(
+            num_shapes=n, min_dims=0, max_dims=max_dims, min_side=min_side, max_side=max_side
+        ).map(lambda b: b.input_shapes)
+    if kind in ("same", "nonempty", "rank1+", "nonempty_rank1+", "same_rank1+"):
+        lo = 1 if "nonempty" in kind else min_side
+        min_dims = 1 if "rank1+" in kind else 0
+        return hnp.array_shapes(
+            min_dims=min_dims, max_dims=max_dims, min_side=lo, max_side=max_side
+        ).map(lambda s: (s,) * n)
+    if kind == "rank1_n2":
+        return hnp.array_shapes(
+            min_dims=1, max_dims=max_dims, min_side=2, max_side=max(max_side, 2)
+        ).map(lambda s: (s,) * n)
+    if kind == "even_last":
+        return st.tuples(
+            hnp.array_shapes(
+                min_dims=0, max_dims=max_dims - 1, min_side=min_side, max_side=max_side
+            ),
+            st.integers(1, 2),
+        ).map(lambda t: (t[0] + (2 * t[1],),))
+    if kind == "matmul":
+        return st.tuples(
+            st.integers(1, 3),
+            st.integers(1, 3),
+            st.integers(1, 3),
+            st.sampled_from([(), (2,), (1, 2)]),
+        ).map(lambda t: (t[3] + (t[0], t[1]), (t[1], t[2])))
+    if kind == "matmul2d":
+        return st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3)).map(
+            lambda t: ((t[0], t[1]), (t[1], t[2]))
+        )
+    raise ValueError(kind)
+
+
+def values(op: Op, shapes, dtype, seed: int):
+    rng = np.random.default_rng(seed)
+    out = []
+    for i, shape in enumerate(shapes):
+        lo, hi = DOMAINS[op.domain_of(i)]
+        x = rng.uniform(lo, hi, size=shape)
+        for p in op.avoid:
+            if p == "tie":
+                continue
+            near = np.abs(x - p) < 0.1
+            x = np.where(near, p + np.where(x >= p, 0.1, -0.1) + 0.05 * np.sign(x - p + 1e-12), x)
+        out.append(x.astype(dtype))
+    if "tie" in op.avoid and len(out) == 2:
+        x, y = out
+        close = np.abs(x - y) < 0.1
+        out[1] = np.where(close, y + 0.25, y).astype(dtype)
+    return out

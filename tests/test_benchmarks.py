@@ -1,0 +1,33 @@
+"""Every benchmark workload sets up, its variants agree, and each runs once. No timings asserted."""
+
+import json
+
+import numpy as np
+import pytest
+
+import benchmarks
+from benchmarks import run
+
+
+@pytest.mark.parametrize("name", benchmarks.WORKLOADS)
+def test_workload_runs(name):
+    module = benchmarks.load(name)
+    assert module.NAME == name and module.DESCRIPTION
+    vs = benchmarks.variants(module)  # setup asserts that the variants compute the same numbers
+    assert benchmarks.BASELINE in vs and "funcgrad" in vs
+    for variant in vs.values():
+        variant.fn()
+
+
+def test_runner_writes_table_and_json(tmp_path, capsys):
+    path = tmp_path / "out.json"
+    assert run.main(["--only", "chain", "--quick", "--repeats", "1", "--json", str(path)]) == 0
+    assert "chain" in capsys.readouterr().out
+    rows = json.loads(path.read_text())["results"]
+    assert [r["variant"] for r in rows] == ["numpy", "funcgrad"]
+    assert rows[0]["ratio"] == 1.0 and rows[1]["unit"] == "us/primitive"
+
+
+def test_assert_close_catches_divergence():
+    with pytest.raises(AssertionError, match="demo"):
+        benchmarks.assert_close({"w": np.float32(1.0)}, {"w": np.float32(1.1)}, "demo")
