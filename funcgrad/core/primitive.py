@@ -76,25 +76,43 @@ class Primitive:
 
 def eval_primitive(prim: Primitive, args, params) -> Any:
     """Runs a primitive on concrete values: unwrap Arrays, call ``impl`` with xp, wrap results."""
-    # The hot path of eager execution (and of every backward pass): no per-call work beyond
-    # unwrapping the arguments, one impl call and one wrapper object.
-    if len(args) == 1:
-        a = args[0]
-        vals = (a._value if type(a) is Array else a,)
-    else:
-        vals = [a._value if type(a) is Array else a for a in args]
-    xp = backend.xp_of(vals[0]) if backend.state.gpu and vals else np
+    # The hot path of eager execution and of every backward pass. The common case (NumPy, no
+    # params, one result, no NaN checks) makes exactly one impl call and one wrapper object.
+    if params or prim.multiple_results or _backend_state.gpu or config._any_debug_nans:
+        return _eval_general(prim, args, params)
     try:
-        out = prim.impl(xp, *vals, **params) if params else prim.impl(xp, *vals)
+        if len(args) == 2:
+            a, b = args
+            out = prim.impl(
+                np, a._value if type(a) is Array else a, b._value if type(b) is Array else b
+            )
+        elif len(args) == 1:
+            a = args[0]
+            out = prim.impl(np, a._value if type(a) is Array else a)
+        else:
+            out = prim.impl(np, *[a._value if type(a) is Array else a for a in args])
+    except (ValueError, TypeError, IndexError) as e:
+        raise _describe(prim, args, params, e) from e
+    a = _new_array(Array)
+    a._value = out
+    return a
+
+
+def _eval_general(prim: Primitive, args, params) -> Any:
+    vals = [a._value if type(a) is Array else a for a in args]
+    xp = backend.xp_of(vals[0]) if _backend_state.gpu and vals else np
+    try:
+        out = prim.impl(xp, *vals, **params)
     except (ValueError, TypeError, IndexError) as e:
         raise _describe(prim, args, params, e) from e
     if config._any_debug_nans and config.debug_nans:
         _check_nans(prim, out)
     if prim.multiple_results:
         return [_wrap(o) for o in out]
-    a = _new_array(Array)
-    a._value = out
-    return a
+    return _wrap(out)
+
+
+_backend_state = backend.state
 
 
 def _wrap(value: Any) -> Array:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from funcgrad.core.primitive import Primitive, ShapedArray
@@ -82,13 +84,10 @@ def _ranges_like(*xs):
         start += len(x)
 
 
-def _dot_general_transpose_lhs(g, x, y, dimension_numbers, swap_ans=False):
+@functools.lru_cache(maxsize=512)
+def _transpose_lhs_plan(x_ndim, y_ndim, dimension_numbers, swap_ans):
     # The cotangent of lhs is a dot_general of g with rhs over rhs's free axes, then a transpose
-    # back into lhs's axis order (JAX's rule).
-    from funcgrad.lax.shape import transpose
-
-    x_ndim = len(x.shape)
-    y_ndim = len(y.shape)
+    # back into lhs's axis order (JAX's rule). The plan depends only on ranks and dimensions.
     (x_contract, y_contract), (x_batch, y_batch) = dimension_numbers
     x_kept = _free(x_ndim, x_contract, x_batch)
     y_kept = _free(y_ndim, y_contract, y_batch)
@@ -98,13 +97,20 @@ def _dot_general_transpose_lhs(g, x, y, dimension_numbers, swap_ans=False):
         ans_batch, _, ans_y = _ranges_like(x_batch, x_kept, y_kept)
     dims = ((tuple(ans_y), tuple(y_kept)), (tuple(ans_batch), tuple(y_batch)))
     x_contract_sorted_by_y = [c for _, c in sorted(zip(y_contract, x_contract))]
-    out_axes = np.argsort(list(x_batch) + x_kept + x_contract_sorted_by_y)
-    res = dot_general(g, y, dims)
+    out_axes = tuple(int(a) for a in np.argsort(list(x_batch) + x_kept + x_contract_sorted_by_y))
+    return dims, out_axes
+
+
+def _dot_general_transpose_lhs(g, x, y, dimension_numbers, swap_ans=False):
+    from funcgrad.lax.shape import transpose
+
+    dims, out_axes = _transpose_lhs_plan(len(x.shape), len(y.shape), dimension_numbers, swap_ans)
+    res = dot_general_p.bind(g, y, dimension_numbers=dims, preferred_element_type=None)
     if g.dtype != x.dtype and x.dtype.kind in "fc":
         from funcgrad.lax.elementwise import convert_element_type
 
         res = convert_element_type(res, x.dtype)
-    return transpose(res, tuple(int(a) for a in out_axes))
+    return transpose(res, out_axes)
 
 
 def _dot_general_transpose_rhs(g, x, y, dimension_numbers):
@@ -124,7 +130,9 @@ def _dot_vjp_rhs(g, ans, x, y, *, dimension_numbers, preferred_element_type=None
         # x @ W: dW = x^T g contracted over all of x's leading axes, computed in W's layout
         # (the general rule would return a transposed view, slow to use afterwards).
         lead = tuple(range(nx - 1))
-        res = dot_general(x, g, ((lead, lead), ((), ())))
+        res = dot_general_p.bind(
+            x, g, dimension_numbers=((lead, lead), ((), ())), preferred_element_type=None
+        )
         if res.dtype != y.dtype and y.dtype.kind in "fc":
             from funcgrad.lax.elementwise import convert_element_type
 
@@ -144,6 +152,14 @@ defjvp(
 defvjp(dot_general_p, _dot_vjp_lhs, _dot_vjp_rhs)
 
 
+def _canonical_dims(dimension_numbers):
+    (lc, rc), (lb, rb) = dimension_numbers
+    return (
+        (tuple(int(i) for i in lc), tuple(int(i) for i in rc)),
+        (tuple(int(i) for i in lb), tuple(int(i) for i in rb)),
+    )
+
+
 def dot_general(lhs, rhs, dimension_numbers, preferred_element_type=None):
     """General tensor contraction (JAX's ``lax.dot_general``).
 
@@ -153,11 +169,7 @@ def dot_general(lhs, rhs, dimension_numbers, preferred_element_type=None):
     Example:
       >>> dot_general(a, b, (((1,), (0,)), ((), ())))   # a @ b for matrices
     """
-    (lc, rc), (lb, rb) = dimension_numbers
-    dims = (
-        (tuple(int(i) for i in lc), tuple(int(i) for i in rc)),
-        (tuple(int(i) for i in lb), tuple(int(i) for i in rb)),
-    )
+    dims = _canonical_dims(dimension_numbers)
     return dot_general_p.bind(
         lhs, rhs, dimension_numbers=dims, preferred_element_type=preferred_element_type
     )

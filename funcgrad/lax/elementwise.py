@@ -183,8 +183,11 @@ defvjp(
 
 
 def _route_max(g, x, y):
-    # g where x wins, g / 2 on ties (the derivative is split evenly), 0 where y wins; in g's dtype.
-    return select(x > y, g, select(x == y, g * 0.5, 0.0))
+    # g where x wins, g / 2 on ties (the derivative is split evenly), 0 where y wins. Masks
+    # multiply in g's dtype: several times faster than a select (np.where) on large arrays.
+    dt = g.dtype
+    w = convert_element_type(gt(x, y), dt) + convert_element_type(eq(x, y), dt) * 0.5
+    return g * w
 
 
 max_p = binary("max", "maximum")

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from funcgrad.core.primitive import Primitive, ShapedArray
+from funcgrad.lax.shape import broadcast_to, reshape
 from funcgrad.transforms.grad import defjvp, defvjp, nondiff_primitives
+
+
+# Reductions call the array's own methods: NumPy's module-level functions add ~1 µs of Python
+# argument handling per call. Python scalars (no methods) go through asarray first.
+_PY = (int, float, bool, complex)
 
 
 def _reduce_abstract_eval(x, *, axes):
@@ -21,9 +27,9 @@ def _keep_shape(shape, axes):
 
 def _expand(g, x, axes):
     """Broadcasts a reduced cotangent back over the reduced ``axes`` of ``x``."""
-    from funcgrad.lax.shape import broadcast_to, reshape
-
-    return broadcast_to(reshape(g, _keep_shape(x.shape, axes)), x.shape)
+    if axes != tuple(range(len(axes))):
+        g = reshape(g, _keep_shape(x.shape, axes))  # reduced axes inside: re-insert them as 1s
+    return broadcast_to(g, x.shape)  # leading reduced axes are added by broadcasting
 
 
 def _reduction(name, impl, dtype_rule=None) -> Primitive:
@@ -42,7 +48,7 @@ def _reduction(name, impl, dtype_rule=None) -> Primitive:
 
 
 def _reduce_sum_impl(xp, x, *, axes):
-    return xp.sum(x, axis=axes)
+    return xp.asarray(x).sum(axis=axes) if type(x) in _PY else x.sum(axis=axes)
 
 
 reduce_sum_p = _reduction("reduce_sum", _reduce_sum_impl)
@@ -62,11 +68,11 @@ def reduce_sum(x, axes):
 
 
 def _reduce_max_impl(xp, x, *, axes):
-    return xp.max(x, axis=axes)
+    return xp.asarray(x).max(axis=axes) if type(x) in _PY else x.max(axis=axes)
 
 
 def _reduce_min_impl(xp, x, *, axes):
-    return xp.min(x, axis=axes)
+    return xp.asarray(x).min(axis=axes) if type(x) in _PY else x.min(axis=axes)
 
 
 def _extremum_weights(ans, x, axes):
@@ -108,7 +114,7 @@ def reduce_min(x, axes):
 
 
 def _reduce_prod_impl(xp, x, *, axes):
-    return xp.prod(x, axis=axes)
+    return xp.asarray(x).prod(axis=axes) if type(x) in _PY else x.prod(axis=axes)
 
 
 def _prod_others(x, axes):
@@ -146,11 +152,11 @@ def reduce_prod(x, axes):
 
 
 def _reduce_and_impl(xp, x, *, axes):
-    return xp.all(x, axis=axes)
+    return xp.asarray(x).all(axis=axes) if type(x) in _PY else x.all(axis=axes)
 
 
 def _reduce_or_impl(xp, x, *, axes):
-    return xp.any(x, axis=axes)
+    return xp.asarray(x).any(axis=axes) if type(x) in _PY else x.any(axis=axes)
 
 
 reduce_and_p = _reduction("reduce_and", _reduce_and_impl, lambda d: np.dtype(bool))

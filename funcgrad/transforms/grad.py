@@ -275,15 +275,19 @@ class VJPTrace(Trace):
 
     def process_primitive(self, prim, args, params):
         # The hot path of reverse mode: one pass over the arguments, one tape entry.
-        ins = []
-        primals = []
-        for a in args:
-            if type(a) is VJPTracer and a._trace is self:
-                ins.append(a)
-                primals.append(a.primal)
-            else:
-                ins.append(None)
-                primals.append(a)
+        if len(args) == 1:
+            a = args[0]  # the caller found a tracer: with one argument it is ours
+            ins, primals = (a,), (a.primal,)
+        else:
+            ins = []
+            primals = []
+            for a in args:
+                if type(a) is VJPTracer and a._trace is self:
+                    ins.append(a)
+                    primals.append(a.primal)
+                else:
+                    ins.append(None)
+                    primals.append(a)
         # At level 1 nothing lies below this trace: the primals are concrete, so skip bind.
         if self.level == 1:
             out = eval_primitive(prim, primals, params)
