@@ -8,7 +8,6 @@ from funcgrad.core.primitive import Primitive, ShapedArray
 from funcgrad.lax.shape import broadcast_to, reshape
 from funcgrad.transforms.grad import defjvp, defvjp, nondiff_primitives
 
-
 # Reductions call the array's own methods: NumPy's module-level functions add ~1 µs of Python
 # argument handling per call. Python scalars (no methods) go through asarray first.
 _PY = (int, float, bool, complex)
