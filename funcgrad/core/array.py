@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from funcgrad.core import backend
+from funcgrad.core import backend, tree
 
 
 class ArrayBase:
@@ -148,6 +148,10 @@ class Array(ArrayBase):
 
     def __deepcopy__(self, memo):
         return self
+
+
+tree.register_leaf_type(Array)
+tree.register_leaf_type(np.ndarray)
 
 
 def _rebuild(value):

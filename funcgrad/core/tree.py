@@ -96,16 +96,19 @@ def _is_namedtuple(x: Any) -> bool:
 class PyTreeDef:
     """The structure of a pytree: node kind, static data and child structures (hashable)."""
 
-    __slots__ = ("kind", "aux", "children", "num_leaves", "_hash")
+    __slots__ = ("kind", "aux", "children", "num_leaves", "_hash", "_flat")
 
     def __init__(self, kind, aux, children: tuple[PyTreeDef, ...]):
         self.kind = kind  # None for a leaf, "none" for None, else the node's type
         self.aux = aux
         self.children = children
         n = 0
+        flat = True
         for c in children:
             n += c.num_leaves
+            flat = flat and c.kind is None
         self.num_leaves = 1 if kind is None else n
+        self._flat = flat  # every child is a leaf: unflatten without recursion
         self._hash = None  # computed on first use (most treedefs are never hashed)
 
     def __eq__(self, other):
@@ -127,8 +130,15 @@ class PyTreeDef:
             raise ValueError(
                 f"tree_unflatten: expected {self.num_leaves} leaves for {self}, got {len(leaves)}"
             )
-        it = iter(leaves)
-        return self._build(it)
+        kind = self.kind
+        if self._flat and kind is not None:  # the common flat containers, built directly
+            if kind is dict:
+                return dict(zip(self.aux, leaves))
+            if kind is tuple:
+                return tuple(leaves)
+            if kind is list:
+                return leaves
+        return self._build(iter(leaves))
 
     def _build(self, it):
         kind = self.kind
@@ -171,11 +181,23 @@ _LEAF = PyTreeDef(None, None, ())
 _NONE = PyTreeDef("none", None, ())
 
 
+# Types known to be leaves, checked first (arrays dominate the leaves of real pytrees).
+_LEAF_TYPES: set[type] = {int, float, bool, complex}
+
+
+def register_leaf_type(t: type) -> None:
+    """Marks ``t`` as always a leaf: a fast path for flattening (used for array types)."""
+    _LEAF_TYPES.add(t)
+
+
 def _flatten(x, leaves, is_leaf):
+    t = type(x)
+    if t in _LEAF_TYPES and is_leaf is None:
+        leaves.append(x)
+        return _LEAF
     if is_leaf is not None and is_leaf(x):
         leaves.append(x)
         return _LEAF
-    t = type(x)
     if t is tuple or t is list:
         return PyTreeDef(t, None, tuple([_flatten(c, leaves, is_leaf) for c in x]))
     if t is dict:

@@ -230,7 +230,38 @@ _METHODS = {
     "conj": _conj,
     "conjugate": _conj,
     "dot": _dot,
+    "sort": lambda self, axis=-1: _sorting().sort(self, axis),
+    "argsort": lambda self, axis=-1: _sorting().argsort(self, axis),
+    "searchsorted": lambda self, v, side="left", sorter=None: _sorting().searchsorted(
+        self, v, side, sorter
+    ),
+    "take": lambda self, indices, axis=None, mode=None: _indexing().take(
+        self, indices, axis, mode=mode
+    ),
+    "nonzero": lambda self: _indexing().nonzero(self),
+    "diagonal": lambda self, offset=0, axis1=0, axis2=1: _indexing().diagonal(
+        self, offset, axis1, axis2
+    ),
+    "trace": lambda self, offset=0, axis1=0, axis2=1: _linalg().trace(self, offset, axis1, axis2),
 }
+
+
+def _sorting():
+    from funcgrad.numpy import _sorting
+
+    return _sorting
+
+
+def _indexing():
+    from funcgrad.numpy import _indexing
+
+    return _indexing
+
+
+def _linalg():
+    from funcgrad.numpy import _linalg
+
+    return _linalg
 
 
 def _pow(self, other):

@@ -273,7 +273,9 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
         )
     ax1, ax2 = _axis(nd, axis1, "diagonal"), _axis(nd, axis2, "diagonal")
     if ax1 == ax2:
-        raise ValueError(f"fnp.diagonal: axis1 and axis2 must differ, got {axis1} and {axis2}")
+        raise ValueError(
+            f"fnp.diagonal: axis1 and axis2 must differ; {axis1} and {axis2} are the same axis"
+        )
     offset = int(offset)
     perm = [i for i in range(nd) if i not in (ax1, ax2)] + [ax1, ax2]
     x = lax.transpose(x, perm)

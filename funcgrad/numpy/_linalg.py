@@ -7,6 +7,7 @@ import numpy as np
 
 from funcgrad import lax
 from funcgrad.numpy._core import unary_operand
+from funcgrad.numpy._indexing import diagonal
 
 
 def _check_contract(who, a, b, ai, bi):
@@ -325,27 +326,7 @@ def _einsum_interleaved(first, rest):
 
 
 # --------------------------------------------------------------------------------------------
-# Diagonals, traces and triangles
-
-
-def diagonal(a, offset=0, axis1=0, axis2=1):
-    """The ``offset`` diagonal of the ``axis1``/``axis2`` planes, as the last axis (NumPy's)."""
-    a = unary_operand(a)
-    if len(a.shape) < 2:
-        raise ValueError(f"fnp.diagonal: needs at least 2 dimensions, got shape {tuple(a.shape)}")
-    i = _axis_index("diagonal", a, axis1, "axis1")
-    j = _axis_index("diagonal", a, axis2, "axis2")
-    if i == j:
-        raise ValueError(f"fnp.diagonal: axis1 and axis2 are the same axis ({axis1}, {axis2})")
-    rest = [k for k in range(len(a.shape)) if k not in (i, j)]
-    x = lax.transpose(a, rest + [i, j])
-    n, m = x.shape[-2], x.shape[-1]
-    offset = int(offset)
-    r0, c0 = (0, offset) if offset >= 0 else (-offset, 0)
-    size = max(0, min(n - r0, m - c0))
-    nd = len(x.shape)
-    x = lax.slice(x, [0] * (nd - 2) + [r0, c0], list(x.shape[:-2]) + [r0 + size, c0 + size])
-    return _diagonal_last(x)
+# Diagonals, traces and triangles (diagonal itself is a strided slice, in _indexing)
 
 
 def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
