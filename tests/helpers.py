@@ -22,7 +22,7 @@ def _inner(a, b):
 
 
 def _add(a, b, s):
-    return tree_map(lambda x, y: np.asarray(x) + s * np.asarray(y), a, b)
+    return tree_map(lambda x, y: fg.numpy.asarray(np.asarray(x) + s * np.asarray(y)), a, b)
 
 
 def _rand_like(rng, tree):
@@ -35,13 +35,6 @@ def _rand_like(rng, tree):
             v = v + 1j * rng.standard_normal(x.shape)
         out.append(v.astype(x.dtype))
     return tree_unflatten(td, out)
-
-
-def _as_f(f):
-    def g(*args):
-        return f(*[fg.numpy.asarray(a) if isinstance(a, np.ndarray) else a for a in args])
-
-    return g
 
 
 def numerical_jvp(f, args, tangents, eps=EPS):

@@ -9,9 +9,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.linalg
+import scipy.special as sps
 
 import funcgrad.lax as lax
 import funcgrad.numpy as fnp
+import funcgrad.scipy.special as fsp
 
 # Value domains: (low, high) of uniformly drawn values, plus values to keep away from
 # (non-differentiable points) with a margin.
@@ -21,7 +24,32 @@ DOMAINS = {
     "unit": (-0.85, 0.85),
     "gt1": (1.2, 3.0),
     "small": (-1.2, 1.2),
+    "prob": (0.05, 0.95),
 }
+
+
+def _wc(a):
+    """A well-conditioned square matrix (batch) built from any square ``a``."""
+    n = a.shape[-1]
+    return a + (n + 2.0) * np.eye(n, dtype=a.dtype)
+
+
+def _wc_f(a):
+    n = a.shape[-1]
+    return a + fnp.asarray((n + 2.0) * np.eye(n, dtype=a.dtype))
+
+
+def _spd(a):
+    n = a.shape[-1]
+    return a @ np.swapaxes(a, -1, -2) + n * np.eye(n, dtype=a.dtype)
+
+
+def _spd_f(a):
+    n = a.shape[-1]
+    return a @ fnp.swapaxes(a, -1, -2) + fnp.asarray(n * np.eye(n, dtype=a.dtype))
+
+
+_IDX = np.array([2, 0, 0, 1])
 
 
 @dataclass(frozen=True)
@@ -248,6 +276,192 @@ OPS = [
     Op("matmul", fnp.matmul, np.matmul, 2, shapes="matmul", rtol=1e-5, atol=1e-5),
     Op("dot", fnp.dot, np.dot, 2, shapes="matmul2d", rtol=1e-5, atol=1e-5),
     Op("outer", fnp.outer, np.outer, 2, rtol=1e-5, atol=1e-5),
+    Op(
+        "tensordot",
+        lambda a, b: fnp.tensordot(a, b, 1),
+        lambda a, b: np.tensordot(a, b, 1),
+        2,
+        shapes="matmul2d",
+        rtol=1e-5,
+        atol=1e-5,
+    ),
+    Op(
+        "einsum",
+        lambda a, b: fnp.einsum("ij,jk->ki", a, b),
+        lambda a, b: np.einsum("ij,jk->ki", a, b),
+        2,
+        shapes="matmul2d",
+        rtol=1e-5,
+        atol=1e-5,
+    ),
+    Op("trace", fnp.trace, np.trace, shapes="square", rtol=1e-5, atol=1e-5),
+    Op("triu", fnp.triu, np.triu, shapes="square"),
+    # special functions
+    Op("erf", fsp.erf, sps.erf, rtol=1e-6, atol=1e-6),
+    Op("erfc", fsp.erfc, sps.erfc, rtol=1e-6, atol=1e-6),
+    Op("erfinv", fsp.erfinv, sps.erfinv, domain="unit", rtol=1e-5, atol=1e-6),
+    Op("gammaln", fsp.gammaln, sps.gammaln, domain="positive", rtol=1e-5, atol=1e-6),
+    Op("digamma", fsp.digamma, sps.digamma, domain="positive", rtol=1e-5, atol=1e-5),
+    Op(
+        "logsumexp",
+        lambda x: fsp.logsumexp(x, axis=-1),
+        lambda x: sps.logsumexp(x, axis=-1),
+        shapes="nonempty_rank1+",
+        rtol=1e-5,
+        atol=1e-5,
+    ),
+    Op("expit", fsp.expit, sps.expit),
+    Op("logit", fsp.logit, sps.logit, domain="prob", rtol=1e-5, atol=1e-6),
+    # indexing (gather, scatter, dynamic slices)
+    Op("getitem_basic", lambda x: x[..., ::-2], lambda x: x[..., ::-2], shapes="rank1+"),
+    Op("getitem_advanced", lambda x: x[_IDX], lambda x: x[_IDX], shapes="rows3"),
+    Op(
+        "at_set",
+        lambda x, y: x.at[_IDX[:2]].set(y[:2]),
+        lambda x, y: _np_set(x, y),
+        2,
+        shapes="rows3_same",
+    ),
+    Op(
+        "at_add_repeated",
+        lambda x, y: x.at[_IDX].add(y[:4] if y.shape[0] >= 4 else y[_IDX]),
+        lambda x, y: _np_add(x, y),
+        2,
+        shapes="rows3_same",
+    ),
+    Op(
+        "at_multiply",
+        lambda x, y: x.at[1].multiply(y[0]),
+        lambda x, y: _np_mul(x, y),
+        2,
+        shapes="rows3_same",
+    ),
+    Op(
+        "at_max",
+        lambda x, y: x.at[0].max(y[1]),
+        lambda x, y: _np_max(x, y),
+        2,
+        shapes="rows3_same",
+        avoid=("tie",),
+    ),
+    Op(
+        "take_along_axis",
+        lambda x: fnp.take_along_axis(x, np.zeros((1,) * x.ndim, int), -1),
+        lambda x: np.take_along_axis(x, np.zeros((1,) * x.ndim, int), -1),
+        shapes="nonempty_rank1+",
+    ),
+    Op(
+        "dynamic_slice",
+        lambda x: lax.dynamic_slice(x, (1,) + (0,) * (x.ndim - 1), (2,) + x.shape[1:]),
+        lambda x: x[1:3],
+        shapes="rows3",
+    ),
+    Op(
+        "dynamic_update_slice",
+        lambda x, y: lax.dynamic_update_slice(x, y[:1], (2,) + (0,) * (x.ndim - 1)),
+        lambda x, y: np.concatenate([x[:2], y[:1]]),
+        2,
+        shapes="rows3_same",
+    ),
+    # sorting
+    Op(
+        "sort",
+        lambda x: fnp.sort(x, axis=-1),
+        lambda x: np.sort(x, axis=-1),
+        shapes="rank1+",
+        avoid=("distinct",),
+    ),
+    Op(
+        "top_k",
+        lambda x: lax.top_k(x, 1)[0],
+        lambda x: np.sort(x, axis=-1)[..., ::-1][..., :1],
+        shapes="nonempty_rank1+",
+        avoid=("distinct",),
+    ),
+    Op(
+        "argsort",
+        lambda x: fnp.argsort(x, axis=-1),
+        lambda x: np.argsort(x, axis=-1, stable=True),
+        shapes="rank1+",
+        grad=False,
+    ),
+    # linear algebra
+    Op(
+        "inv",
+        lambda a: fnp.linalg.inv(_wc_f(a)),
+        lambda a: np.linalg.inv(_wc(a)),
+        shapes="square",
+        rtol=1e-5,
+        atol=1e-5,
+    ),
+    Op(
+        "solve",
+        lambda a, b: fnp.linalg.solve(_wc_f(a), b),
+        lambda a, b: np.linalg.solve(_wc(a), b),
+        2,
+        shapes="solve",
+        rtol=1e-5,
+        atol=1e-5,
+    ),
+    Op(
+        "det",
+        lambda a: fnp.linalg.det(_wc_f(a)),
+        lambda a: np.linalg.det(_wc(a)),
+        shapes="square",
+        rtol=1e-5,
+        atol=1e-5,
+    ),
+    Op(
+        "slogdet",
+        lambda a: fnp.linalg.slogdet(_wc_f(a))[1],
+        lambda a: np.linalg.slogdet(_wc(a))[1],
+        shapes="square",
+        rtol=1e-5,
+        atol=1e-5,
+    ),
+    Op(
+        "cholesky",
+        lambda a: fnp.linalg.cholesky(_spd_f(a)),
+        lambda a: np.linalg.cholesky(_spd(a)),
+        shapes="square",
+        rtol=1e-5,
+        atol=1e-5,
+    ),
+    Op(
+        "triangular_solve",
+        lambda a, b: lax.linalg.triangular_solve(_wc_f(a), b, left_side=True, lower=True),
+        lambda a, b: scipy.linalg.solve_triangular(_wc(a), b, lower=True),
+        2,
+        shapes="solve2d",
+        rtol=1e-5,
+        atol=1e-5,
+    ),
+    Op("norm", fnp.linalg.norm, np.linalg.norm, rtol=1e-5, atol=1e-5),
 ]
+
+
+def _np_set(x, y):
+    out = x.copy()
+    out[_IDX[:2]] = y[:2]
+    return out
+
+
+def _np_add(x, y):
+    out = x.copy()
+    np.add.at(out, _IDX, y[:4] if y.shape[0] >= 4 else y[_IDX])
+    return out
+
+
+def _np_mul(x, y):
+    out = x.copy()
+    out[1] *= y[0]
+    return out
+
+
+def _np_max(x, y):
+    out = x.copy()
+    out[0] = np.maximum(out[0], y[1])
+    return out
+
 
 OPS_BY_NAME = {op.name: op for op in OPS}

@@ -44,6 +44,19 @@ def shapes_for(op: Op, min_side: int = 0, max_side: int = 4, max_dims: int = 3):
         return st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3)).map(
             lambda t: ((t[0], t[1]), (t[1], t[2]))
         )
+    if kind in ("rows3", "rows3_same"):  # a leading axis of 3 rows (indexing tests)
+        return hnp.array_shapes(
+            min_dims=0, max_dims=max_dims - 1, min_side=1, max_side=max_side
+        ).map(lambda s: ((3,) + s,) * n)
+    if kind == "square":
+        return st.tuples(st.integers(1, 3), st.sampled_from([(), (2,)])).map(
+            lambda t: (t[1] + (t[0], t[0]),)
+        )
+    if kind in ("solve", "solve2d"):
+        batch = [()] if kind == "solve2d" else [(), (2,)]
+        return st.tuples(st.integers(1, 3), st.integers(1, 2), st.sampled_from(batch)).map(
+            lambda t: (t[2] + (t[0], t[0]), t[2] + (t[0], t[1]))
+        )
     raise ValueError(kind)
 
 
@@ -53,8 +66,10 @@ def values(op: Op, shapes, dtype, seed: int):
     for i, shape in enumerate(shapes):
         lo, hi = DOMAINS[op.domain_of(i)]
         x = rng.uniform(lo, hi, size=shape)
+        if "distinct" in op.avoid and x.size:  # well-separated values (no ties to sort)
+            x = (rng.permutation(x.size).reshape(x.shape) * 0.3 - 0.3 * x.size / 2).astype(float)
         for p in op.avoid:
-            if p == "tie":
+            if p in ("tie", "distinct"):
                 continue
             near = np.abs(x - p) < 0.1
             x = np.where(near, p + np.where(x >= p, 0.1, -0.1) + 0.05 * np.sign(x - p + 1e-12), x)
