@@ -217,6 +217,38 @@ OPS = [
         shapes="nonempty_rank1+",
         grad=False,
     ),
+    Op(
+        "argmin",
+        lambda x: fnp.argmin(x, axis=0),
+        lambda x: np.argmin(x, axis=0),
+        shapes="nonempty_rank1+",
+        grad=False,
+    ),
+    Op(
+        "logical",
+        lambda x, y: fnp.logical_xor(fnp.logical_or(x > 0, y > 0), fnp.logical_not(x > y)),
+        lambda x, y: np.logical_xor(np.logical_or(x > 0, y > 0), np.logical_not(x > y)),
+        2,
+        grad=False,
+    ),
+    Op(
+        "shifts",
+        lambda x: fnp.right_shift(fnp.left_shift((x * 10).astype(np.int64), 2), 1),
+        lambda x: np.right_shift(np.left_shift((x * 10).astype(np.int64), 2), 1),
+        grad=False,
+    ),
+    Op(
+        "complex",
+        lambda x, y: fnp.real(lax.complex(x, y) * lax.complex(y, x)),
+        lambda x, y: np.real((x + 1j * y) * (y + 1j * x)),
+        2,
+    ),
+    Op(
+        "conj_imag",
+        lambda x, y: fnp.imag(fnp.conj(lax.complex(x, y)) * lax.complex(x, x)),
+        lambda x, y: np.imag(np.conj(x + 1j * y) * (x + 1j * x)),
+        2,
+    ),
     Op("all", lambda x: fnp.all(x > 0), lambda x: np.all(x > 0), grad=False),
     Op(
         "any",
