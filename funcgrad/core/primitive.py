@@ -76,21 +76,22 @@ class Primitive:
 
 def eval_primitive(prim: Primitive, args, params) -> Any:
     """Runs a primitive on concrete values: unwrap Arrays, call ``impl`` with xp, wrap results."""
-    # The hot path of eager execution and of every backward pass. The common case (NumPy, no
-    # params, one result, no NaN checks) makes exactly one impl call and one wrapper object.
-    if params or prim.multiple_results or _backend_state.gpu or config._any_debug_nans:
+    # The hot path of eager execution and of every backward pass. The common case (NumPy, one
+    # result, no NaN checks) makes exactly one impl call and one wrapper object.
+    if prim.multiple_results or _backend_state.gpu or config._any_debug_nans:
         return _eval_general(prim, args, params)
     try:
         if len(args) == 2:
             a, b = args
-            out = prim.impl(
-                np, a._value if type(a) is Array else a, b._value if type(b) is Array else b
-            )
+            a = a._value if type(a) is Array else a
+            b = b._value if type(b) is Array else b
+            out = prim.impl(np, a, b, **params) if params else prim.impl(np, a, b)
         elif len(args) == 1:
             a = args[0]
-            out = prim.impl(np, a._value if type(a) is Array else a)
+            a = a._value if type(a) is Array else a
+            out = prim.impl(np, a, **params) if params else prim.impl(np, a)
         else:
-            out = prim.impl(np, *[a._value if type(a) is Array else a for a in args])
+            out = prim.impl(np, *[a._value if type(a) is Array else a for a in args], **params)
     except (ValueError, TypeError, IndexError) as e:
         raise _describe(prim, args, params, e) from e
     a = _new_array(Array)

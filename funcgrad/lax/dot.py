@@ -19,8 +19,10 @@ def _free(ndim, contract, batch):
 
 def _dot_general_impl(xp, lhs, rhs, *, dimension_numbers, preferred_element_type=None):
     (lc, rc), (lb, rb) = dimension_numbers
-    lhs = xp.asarray(lhs)
-    rhs = xp.asarray(rhs)
+    if type(lhs) is not xp.ndarray:
+        lhs = xp.asarray(lhs)
+    if type(rhs) is not xp.ndarray:
+        rhs = xp.asarray(rhs)
     # Fast paths that map to one BLAS call without copies.
     if not lb:
         if lhs.ndim == 2 and rhs.ndim == 2 and len(lc) == 1:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from funcgrad import lax
+from funcgrad.lax.dot import dot_general_p
 from funcgrad.numpy._core import unary_operand
 from funcgrad.numpy._indexing import diagonal
 
@@ -19,14 +20,17 @@ def _check_contract(who, a, b, ai, bi):
         )
 
 
+_MATRIX = (((1,), (0,)), ((), ()))
+
+
 def matmul(x1, x2, /):
     """Matrix product with NumPy's ``matmul`` rules (1-d promotion, batch broadcasting)."""
     a, b = unary_operand(x1), unary_operand(x2)
     if len(a.shape) == 0 or len(b.shape) == 0:
         raise ValueError("fnp.matmul: operands must not be scalars; use * for scalar products")
-    if len(a.shape) == 2 and len(b.shape) == 2:
+    if len(a.shape) == 2 and len(b.shape) == 2:  # the common case, straight to the primitive
         _check_contract("matmul", a, b, 1, 0)
-        return lax.dot_general(a, b, (((1,), (0,)), ((), ())))
+        return dot_general_p.bind(a, b, dimension_numbers=_MATRIX, preferred_element_type=None)
     a_vec, b_vec = len(a.shape) == 1, len(b.shape) == 1
     if a_vec:
         a = lax.reshape(a, (1,) + tuple(a.shape))
