@@ -199,9 +199,15 @@ def _flatten(x, leaves, is_leaf):
         leaves.append(x)
         return _LEAF
     if t is tuple or t is list:
+        if is_leaf is None and all(type(c) in _LEAF_TYPES for c in x):
+            leaves.extend(x)  # a flat container of arrays: its treedef is cached
+            return _flat_def(t, None, len(x))
         return PyTreeDef(t, None, tuple([_flatten(c, leaves, is_leaf) for c in x]))
     if t is dict:
         keys = _sorted_keys(x)
+        if is_leaf is None and all(type(v) in _LEAF_TYPES for v in x.values()):
+            leaves.extend([x[k] for k in keys])
+            return _flat_def(dict, keys, len(keys))
         return PyTreeDef(dict, keys, tuple([_flatten(x[k], leaves, is_leaf) for k in keys]))
     if x is None:
         return _NONE
@@ -213,6 +219,19 @@ def _flatten(x, leaves, is_leaf):
         return PyTreeDef("namedtuple", t, tuple([_flatten(c, leaves, is_leaf) for c in x]))
     leaves.append(x)
     return _LEAF
+
+
+_flat_defs: dict = {}
+
+
+def _flat_def(kind, aux, n: int) -> PyTreeDef:
+    key = (kind, aux, n)
+    td = _flat_defs.get(key)
+    if td is None:
+        if len(_flat_defs) > 4096:  # bounded: dict keys are arbitrary user data
+            _flat_defs.clear()
+        td = _flat_defs[key] = PyTreeDef(kind, aux, (_LEAF,) * n)
+    return td
 
 
 def _sorted_keys(d: dict) -> tuple:

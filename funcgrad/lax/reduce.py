@@ -57,7 +57,7 @@ defvjp(reduce_sum_p, lambda g, ans, x, *, axes: _expand(g, x, axes))
 
 def reduce_sum(x, axes):
     """Sum of ``x`` over ``axes`` (a tuple of non-negative ints)."""
-    axes = tuple(sorted(int(a) for a in axes))
+    axes = tuple(sorted(map(int, axes)))
     if not axes:
         return x
     return reduce_sum_p.bind(x, axes=axes)
@@ -101,12 +101,12 @@ defvjp(
 
 def reduce_max(x, axes):
     """Maximum of ``x`` over ``axes``."""
-    return reduce_max_p.bind(x, axes=tuple(sorted(int(a) for a in axes)))
+    return reduce_max_p.bind(x, axes=tuple(sorted(map(int, axes))))
 
 
 def reduce_min(x, axes):
     """Minimum of ``x`` over ``axes``."""
-    return reduce_min_p.bind(x, axes=tuple(sorted(int(a) for a in axes)))
+    return reduce_min_p.bind(x, axes=tuple(sorted(map(int, axes))))
 
 
 # ----------------------------------------------------------------------------- prod
@@ -144,7 +144,7 @@ defvjp(reduce_prod_p, lambda g, ans, x, *, axes: _expand(g, x, axes) * _prod_oth
 
 def reduce_prod(x, axes):
     """Product of ``x`` over ``axes``."""
-    return reduce_prod_p.bind(x, axes=tuple(sorted(int(a) for a in axes)))
+    return reduce_prod_p.bind(x, axes=tuple(sorted(map(int, axes))))
 
 
 # ----------------------------------------------------------------------------- and / or
@@ -165,12 +165,12 @@ nondiff_primitives.update({reduce_and_p, reduce_or_p})
 
 def reduce_and(x, axes):
     """True where every element over ``axes`` is true."""
-    return reduce_and_p.bind(x, axes=tuple(sorted(int(a) for a in axes)))
+    return reduce_and_p.bind(x, axes=tuple(sorted(map(int, axes))))
 
 
 def reduce_or(x, axes):
     """True where any element over ``axes`` is true."""
-    return reduce_or_p.bind(x, axes=tuple(sorted(int(a) for a in axes)))
+    return reduce_or_p.bind(x, axes=tuple(sorted(map(int, axes))))
 
 
 # ----------------------------------------------------------------------------- argmax / argmin

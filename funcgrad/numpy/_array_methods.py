@@ -37,7 +37,7 @@ def _binop(prim, reflected=False):
     else:
 
         def op(self, other):
-            if type(other) is not float:  # the fast path: array * python float
+            if type(other) is not float and not isinstance(other, ArrayBase):
                 other = _other(other)
                 if other is None:
                     return NotImplemented
@@ -55,14 +55,14 @@ def _concrete_binop(prim, reflected=False):
     if reflected:
 
         def op(self, other):
-            if type(other) is float or type(other) is Array:
+            if type(other) in _FAST_OTHER:
                 return impl_eval(prim, (other, self), _NO_PARAMS)
             return traced(self, other)
 
     else:
 
         def op(self, other):
-            if type(other) is float or type(other) is Array:
+            if type(other) in _FAST_OTHER:
                 return impl_eval(prim, (self, other), _NO_PARAMS)
             return traced(self, other)
 
@@ -70,6 +70,7 @@ def _concrete_binop(prim, reflected=False):
 
 
 _NO_PARAMS: dict = {}
+_FAST_OTHER = frozenset({float, int, Array})
 
 
 def _matmul(self, other):
@@ -143,8 +144,8 @@ _METHODS = {
     "__rsub__": _binop(ew.sub_p, True),
     "__mul__": _binop(ew.mul_p),
     "__rmul__": _binop(ew.mul_p, True),
-    "__truediv__": lambda self, other: _math.true_divide(self, other),
-    "__rtruediv__": lambda self, other: _math.true_divide(other, self),
+    "__truediv__": _binop(ew.div_p),
+    "__rtruediv__": _binop(ew.div_p, True),
     "__floordiv__": lambda self, other: _math.floor_divide(self, other),
     "__rfloordiv__": lambda self, other: _math.floor_divide(other, self),
     "__mod__": lambda self, other: _math.mod(self, other),
@@ -278,6 +279,9 @@ _ARRAY_FAST = {
     "__rsub__": _concrete_binop(ew.sub_p, True),
     "__mul__": _concrete_binop(ew.mul_p),
     "__rmul__": _concrete_binop(ew.mul_p, True),
+    "__truediv__": _concrete_binop(ew.div_p),
+    "__rtruediv__": _concrete_binop(ew.div_p, True),
+    "__neg__": lambda self: eval_primitive(ew.neg_p, (self,), _NO_PARAMS),
 }
 
 
