@@ -60,6 +60,38 @@ def _check_cotangents(fun, cts, primals, in_tree):
     return [None if ct is None else _as_array(ct) for ct in flat]
 
 
+class _FlatCall:
+    """One call of a custom_vjp/custom_jvp function, seen as a function of flat array leaves.
+
+    ``nondiff_argnums`` arguments stay static; the others are flattened to ``leaves`` (with
+    structure ``in_tree``). ``fun(*leaves)`` returns flat outputs and records their structure
+    in ``out_tree``, which the transforms need to rebuild the result.
+    """
+
+    def __init__(self, fun, nondiff_argnums, args):
+        self.fun = fun
+        self.nargs = len(args)
+        self.static = {i: args[i] for i in nondiff_argnums}
+        self.static_args = [args[i] for i in nondiff_argnums]
+        dyn = [a for i, a in enumerate(args) if i not in self.static]
+        flat, self.in_tree = tree_flatten(tuple(dyn))
+        self.top = _top_trace(flat)
+        self.leaves = [x if isinstance(x, Tracer) else _as_array(x) for x in flat]
+        self.out_tree = None
+
+    def full_args(self, leaves) -> list:
+        """The call's arguments, with ``leaves`` in place of the non-static ones."""
+        it = iter(tree_unflatten(self.in_tree, leaves))
+        return [self.static[i] if i in self.static else next(it) for i in range(self.nargs)]
+
+    def flatten_out(self, out) -> list:
+        out_flat, self.out_tree = tree_flatten(out)
+        return [_as_array(o) for o in out_flat]
+
+    def __call__(self, *leaves):
+        return self.flatten_out(self.fun(*self.full_args(leaves)))
+
+
 class custom_vjp:
     """A function with a user-defined reverse-mode derivative (JAX's ``jax.custom_vjp``).
 
@@ -92,47 +124,27 @@ class custom_vjp:
             raise AttributeError(
                 f"custom_vjp {_name(self.fun)}: no rule defined; call .defvjp(fwd, bwd) first"
             )
-        static = {i: args[i] for i in self.nondiff_argnums}
-        dyn = [a for i, a in enumerate(args) if i not in static]
-
-        def full(d):
-            it = iter(d)
-            return [static[i] if i in static else next(it) for i in range(len(args))]
-
-        flat, in_tree = tree_flatten(tuple(dyn))
-        top = _top_trace(flat)
-        if top is None:
+        call = _FlatCall(self.fun, self.nondiff_argnums, args)
+        if call.top is None:
             return self.fun(*args)
-        out_tree_box = []
         fun, fwd, bwd = self.fun, self.fwd, self.bwd
-        primal_leaves = [_as_array(x) if not isinstance(x, Tracer) else x for x in flat]
-
-        def flat_fun(*leaves):
-            out = fun(*full(tree_unflatten(in_tree, leaves)))
-            out_flat, out_tree = tree_flatten(out)
-            out_tree_box[:] = [out_tree]
-            return [_as_array(o) for o in out_flat]
 
         def flat_fwd(*leaves):
-            res = fwd(*full(tree_unflatten(in_tree, leaves)))
+            res = fwd(*call.full_args(leaves))
             if not isinstance(res, (tuple, list)) or len(res) != 2:
                 raise TypeError(
                     f"custom_vjp {_name(fun)}: fwd must return a pair (output, residuals)"
                 )
             out, residuals = res
-            out_flat, out_tree = tree_flatten(out)
-            out_tree_box[:] = [out_tree]
-            return [_as_array(o) for o in out_flat], (residuals, leaves)
+            return call.flatten_out(out), (residuals, leaves)
 
         def flat_bwd(res, gs):
             residuals, leaves = res
-            g = tree_unflatten(out_tree_box[0], gs)
-            cts = bwd(*[static[i] for i in self.nondiff_argnums], residuals, g)
-            return _check_cotangents(fun, cts, leaves, in_tree)
+            cts = bwd(*call.static_args, residuals, tree_unflatten(call.out_tree, gs))
+            return _check_cotangents(fun, cts, leaves, call.in_tree)
 
-        flat_fun.__name__ = _name(fun)
-        out = top.process_custom_vjp_call(flat_fun, flat_fwd, flat_bwd, primal_leaves)
-        return tree_unflatten(out_tree_box[0], out)
+        out = call.top.process_custom_vjp_call(call, flat_fwd, flat_bwd, call.leaves)
+        return tree_unflatten(call.out_tree, out)
 
 
 class custom_jvp:
@@ -182,31 +194,15 @@ class custom_jvp:
             raise AttributeError(
                 f"custom_jvp {_name(self.fun)}: no rule defined; call .defjvp(rule) first"
             )
-        static = {i: args[i] for i in self.nondiff_argnums}
-        dyn = [a for i, a in enumerate(args) if i not in static]
-
-        def full(d):
-            it = iter(d)
-            return [static[i] if i in static else next(it) for i in range(len(args))]
-
-        flat, in_tree = tree_flatten(tuple(dyn))
-        top = _top_trace(flat)
-        if top is None:
+        call = _FlatCall(self.fun, self.nondiff_argnums, args)
+        if call.top is None:
             return self.fun(*args)
-        out_tree_box = []
         fun, user_rule = self.fun, self.jvp
-        leaves = [_as_array(x) if not isinstance(x, Tracer) else x for x in flat]
-
-        def flat_fun(*leaves):
-            out = fun(*full(tree_unflatten(in_tree, leaves)))
-            out_flat, out_tree = tree_flatten(out)
-            out_tree_box[:] = [out_tree]
-            return [_as_array(o) for o in out_flat]
 
         def flat_rule(primals, tangents):
-            p = tree_unflatten(in_tree, primals)
-            t = tree_unflatten(in_tree, tangents)
-            res = user_rule(*[static[i] for i in self.nondiff_argnums], p, t)
+            p = tree_unflatten(call.in_tree, primals)
+            t = tree_unflatten(call.in_tree, tangents)
+            res = user_rule(*call.static_args, p, t)
             if not isinstance(res, (tuple, list)) or len(res) != 2:
                 raise TypeError(
                     f"custom_jvp {_name(fun)}: the rule must return (primal_out, tangent_out)"
@@ -219,7 +215,7 @@ class custom_jvp:
                     f"custom_jvp {_name(fun)}: the rule's tangent output has structure {t_tree}, "
                     f"expected {out_tree} (the primal output's)"
                 )
-            out_tree_box[:] = [out_tree]
+            call.out_tree = out_tree
             out_flat = [_as_array(o) for o in out_flat]
             t_flat = [_as_array(t) for t in t_flat]
             for o, tt in zip(out_flat, t_flat):
@@ -230,5 +226,5 @@ class custom_jvp:
                     )
             return out_flat, t_flat
 
-        out = top.process_custom_jvp_call(flat_fun, flat_rule, leaves)
-        return tree_unflatten(out_tree_box[0], out)
+        out = call.top.process_custom_jvp_call(call, flat_rule, call.leaves)
+        return tree_unflatten(call.out_tree, out)
