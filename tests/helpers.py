@@ -106,3 +106,27 @@ def check_grads(f, args, order=2, modes=("fwd", "rev"), atol=1e-5, rtol=1e-5, ep
                 return fg.vjp(f, *primals)[1](v)
 
             check_grads(f_vjp, args, order - 1, ("rev",), atol, rtol, eps)
+
+
+def check_vmap(f, args, in_axes, atol=1e-6, rtol=1e-6):
+    """``vmap(f, in_axes)(*args)`` equals a Python loop of ``f`` over the mapped axis, stacked.
+
+    ``in_axes`` has one entry per argument (an int, negative allowed, or None).
+    """
+    args = [np.asarray(a) for a in args]
+    sizes = {a.shape[ax] for a, ax in zip(args, in_axes) if ax is not None}
+    assert len(sizes) == 1, "check_vmap: mapped arguments need one size"
+    (n,) = sizes
+    out = fg.vmap(f, in_axes=tuple(in_axes))(*[fg.numpy.asarray(a) for a in args])
+    rows = []
+    for i in range(n):
+        sliced = [a if ax is None else np.take(a, i, axis=ax) for a, ax in zip(args, in_axes)]
+        rows.append(f(*[fg.numpy.asarray(s) for s in sliced]))
+    if n == 0:
+        leaves = tree_flatten(out)[0]
+        assert all(np.asarray(leaf).shape[0] == 0 for leaf in leaves)
+        return
+    expected = tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *rows)
+    check_close(out, expected, atol, rtol, err_msg=f"vmap with in_axes={in_axes} vs a loop")
+    for o, e in zip(tree_flatten(out)[0], tree_flatten(expected)[0]):
+        assert np.asarray(o).dtype == np.asarray(e).dtype, (o.dtype, e.dtype)

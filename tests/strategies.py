@@ -74,7 +74,7 @@ def values(op: Op, shapes, dtype, seed: int):
             near = np.abs(x - p) < 0.1
             x = np.where(near, p + np.where(x >= p, 0.1, -0.1) + 0.05 * np.sign(x - p + 1e-12), x)
         out.append(x.astype(dtype))
-    if "tie" in op.avoid and len(out) == 2:
+    if "tie" in op.avoid and len(out) == 2 and out[0].shape == out[1].shape:
         x, y = out
         close = np.abs(x - y) < 0.1
         out[1] = np.where(close, y + 0.25, y).astype(dtype)

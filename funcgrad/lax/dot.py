@@ -8,6 +8,7 @@ import numpy as np
 
 from funcgrad.core.primitive import Primitive, ShapedArray
 from funcgrad.transforms.grad import defjvp, defvjp
+from funcgrad.transforms.vmap import batch_rules, moveaxis
 
 # dimension_numbers = ((lhs_contracting, rhs_contracting), (lhs_batch, rhs_batch)), as in JAX.
 # The output's axes are: batch axes, then lhs free axes, then rhs free axes.
@@ -152,6 +153,34 @@ defjvp(
     lambda t, ans, x, y, **p: dot_general_p.bind(x, t, **p),
 )
 defvjp(dot_general_p, _dot_vjp_lhs, _dot_vjp_rhs)
+
+
+def _dot_general_batch(args, dims, *, dimension_numbers, preferred_element_type=None):
+    (lhs, rhs), (ld, rd) = args, dims
+    (lc, rc), (lb, rb) = dimension_numbers
+    shift = lambda axes: tuple(a + 1 for a in axes)  # noqa: E731 - batch axis moved to 0
+    if ld is not None and rd is not None:
+        # Both batched: one more batch dimension, first in the output.
+        lhs, rhs = moveaxis(lhs, ld, 0), moveaxis(rhs, rd, 0)
+        dims_ = ((shift(lc), shift(rc)), ((0,) + shift(lb), (0,) + shift(rb)))
+        out_dim = 0
+    elif ld is not None:
+        # Only lhs: its batch axis is a free axis, first among lhs's free axes in the output.
+        lhs = moveaxis(lhs, ld, 0)
+        dims_ = ((shift(lc), rc), (shift(lb), rb))
+        out_dim = len(lb)
+    else:
+        # Only rhs: a free axis of rhs, first among rhs's free axes (after all of lhs's).
+        rhs = moveaxis(rhs, rd, 0)
+        dims_ = ((lc, shift(rc)), (lb, shift(rb)))
+        out_dim = len(lhs.shape) - len(lc)
+    out = dot_general_p.bind(
+        lhs, rhs, dimension_numbers=dims_, preferred_element_type=preferred_element_type
+    )
+    return out, out_dim
+
+
+batch_rules[dot_general_p] = _dot_general_batch
 
 
 def _canonical_dims(dimension_numbers):

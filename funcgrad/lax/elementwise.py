@@ -14,6 +14,7 @@ import numpy as np
 from funcgrad.core.array import Array
 from funcgrad.core.primitive import Primitive, ShapedArray, eval_primitive
 from funcgrad.transforms.grad import defjvp, defvjp, nondiff_primitives
+from funcgrad.transforms.vmap import defbroadcasting
 
 # --------------------------------------------------------------------------------------------
 # Registration helpers
@@ -52,6 +53,7 @@ def unary(name: str, ufunc: str | None = None, deriv=None) -> Primitive:
     prim = Primitive(name)
     prim.def_impl(_ufunc_impl(ufunc or name))
     prim.def_abstract_eval(_elementwise_abstract_eval)
+    defbroadcasting(prim)
     if deriv is None:
         nondiff_primitives.add(prim)
     else:
@@ -74,6 +76,7 @@ def binary(name: str, ufunc: str | None = None, predicate: bool = False, op=None
     prim = Primitive(name)
     prim.def_impl(_operator_impl(op) if op is not None else _ufunc_impl(ufunc or name))
     prim.def_abstract_eval(_predicate_abstract_eval if predicate else _elementwise_abstract_eval)
+    defbroadcasting(prim)
     if predicate:
         nondiff_primitives.add(prim)
     return prim
@@ -298,6 +301,7 @@ def _integer_pow_deriv(ans, x, y):
 integer_pow_p = Primitive("integer_pow")
 integer_pow_p.def_impl(_integer_pow_impl)
 integer_pow_p.def_abstract_eval(_elementwise_abstract_eval)
+defbroadcasting(integer_pow_p)
 defjvp(integer_pow_p, lambda t, ans, x, *, y: t * _integer_pow_deriv(ans, x, y))
 defvjp(integer_pow_p, lambda g, ans, x, *, y: g * _integer_pow_deriv(ans, x, y))
 
@@ -335,6 +339,7 @@ def _select_abstract_eval(pred, x, y):
 select_p = Primitive("select")
 select_p.def_impl(_select_impl)
 select_p.def_abstract_eval(_select_abstract_eval)
+defbroadcasting(select_p)
 defjvp(
     select_p,
     None,
@@ -361,6 +366,7 @@ def _clamp_abstract_eval(lo, x, hi):
 clamp_p = Primitive("clamp")
 clamp_p.def_impl(_clamp_impl)
 clamp_p.def_abstract_eval(_clamp_abstract_eval)
+defbroadcasting(clamp_p)
 defjvp(
     clamp_p,
     lambda t, ans, lo, x, hi: broadcast_like(select(x < lo, t, 0.0), ans),
@@ -399,6 +405,7 @@ def _convert_vjp(g, ans, x, *, new_dtype):
 convert_element_type_p = Primitive("convert_element_type")
 convert_element_type_p.def_impl(_convert_element_type_impl)
 convert_element_type_p.def_abstract_eval(_convert_element_type_abstract_eval)
+defbroadcasting(convert_element_type_p)
 defjvp(convert_element_type_p, _convert_jvp)
 defvjp(convert_element_type_p, _convert_vjp)
 
@@ -410,6 +417,7 @@ def _identity_impl(xp, x):
 stop_gradient_p = Primitive("stop_gradient")
 stop_gradient_p.def_impl(_identity_impl)
 stop_gradient_p.def_abstract_eval(lambda x: x)
+defbroadcasting(stop_gradient_p)
 nondiff_primitives.add(stop_gradient_p)
 
 # --------------------------------------------------------------------------------------------

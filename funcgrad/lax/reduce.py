@@ -7,6 +7,7 @@ import numpy as np
 from funcgrad.core.primitive import Primitive, ShapedArray
 from funcgrad.lax.shape import broadcast_to, reshape
 from funcgrad.transforms.grad import defjvp, defvjp, nondiff_primitives
+from funcgrad.transforms.vmap import batch_rules, shift_axes
 
 # Reductions call the array's own methods: NumPy's module-level functions add ~1 µs of Python
 # argument handling per call. Python scalars (no methods) go through asarray first.
@@ -31,9 +32,20 @@ def _expand(g, x, axes):
     return broadcast_to(g, x.shape)  # leading reduced axes are added by broadcasting
 
 
+def _reduce_batch_rule(prim):
+    # The batch axis stays where it is; the reduced axes shift past it.
+    def rule(args, dims, *, axes):
+        d = dims[0]
+        out = prim.bind(args[0], axes=shift_axes(axes, d))
+        return out, d - sum(1 for a in axes if a < d)
+
+    return rule
+
+
 def _reduction(name, impl, dtype_rule=None) -> Primitive:
     prim = Primitive(name)
     prim.def_impl(impl)
+    batch_rules[prim] = _reduce_batch_rule(prim)
 
     def abstract_eval(x, *, axes):
         out = _reduce_abstract_eval(x, axes=axes)
@@ -196,6 +208,19 @@ argmax_p.def_abstract_eval(_arg_abstract_eval)
 argmin_p = Primitive("argmin")
 argmin_p.def_impl(_argmin_impl)
 argmin_p.def_abstract_eval(_arg_abstract_eval)
+
+
+def _arg_batch_rule(prim):
+    def rule(args, dims, *, axis, index_dtype):
+        d = dims[0]
+        out = prim.bind(args[0], axis=axis + (axis >= d), index_dtype=index_dtype)
+        return out, d - (axis < d)
+
+    return rule
+
+
+batch_rules[argmax_p] = _arg_batch_rule(argmax_p)
+batch_rules[argmin_p] = _arg_batch_rule(argmin_p)
 nondiff_primitives.update({argmax_p, argmin_p})
 
 
@@ -245,6 +270,12 @@ def _cum_prim(name, impl):
     prim = Primitive(name)
     prim.def_impl(impl)
     prim.def_abstract_eval(_cum_abstract_eval)
+
+    def batch(args, dims, *, axis, reverse):
+        d = dims[0]
+        return prim.bind(args[0], axis=axis + (axis >= d), reverse=reverse), d
+
+    batch_rules[prim] = batch
     return prim
 
 

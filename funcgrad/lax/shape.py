@@ -8,6 +8,7 @@ import numpy as np
 
 from funcgrad.core.primitive import Primitive, ShapedArray
 from funcgrad.transforms.grad import defjvp, defjvp_all, defvjp, defvjp_all
+from funcgrad.transforms.vmap import batch_rules, batch_size, move_batch_axis, moveaxis, shift_axes
 
 
 def _shape(x):
@@ -37,6 +38,10 @@ reshape_p.def_impl(_reshape_impl)
 reshape_p.def_abstract_eval(_reshape_abstract_eval)
 defjvp(reshape_p, lambda t, ans, x, *, new_sizes: reshape(t, new_sizes))
 defvjp(reshape_p, lambda g, ans, x, *, new_sizes: reshape(g, _shape(x)))
+batch_rules[reshape_p] = lambda args, dims, *, new_sizes: (
+    reshape_p.bind(moveaxis(args[0], dims[0], 0), new_sizes=(args[0].shape[dims[0]],) + new_sizes),
+    0,
+)
 
 
 def reshape(x, new_sizes):
@@ -93,6 +98,18 @@ defjvp(broadcast_to_p, lambda t, ans, x, *, shape: broadcast_to(t, shape))
 defvjp(broadcast_to_p, _broadcast_to_vjp)
 
 
+def _broadcast_to_batch(args, dims, *, shape):
+    x, d = args[0], dims[0]
+    size = x.shape[d]
+    x = moveaxis(x, d, 0)
+    k = len(x.shape) - 1
+    x = reshape(x, (size,) + (1,) * (len(shape) - k) + tuple(x.shape[1:]))
+    return broadcast_to_p.bind(x, shape=(size,) + tuple(shape)), 0
+
+
+batch_rules[broadcast_to_p] = _broadcast_to_batch
+
+
 def broadcast_to(x, shape):
     """``x`` broadcast to ``shape`` with NumPy's rules (right-aligned)."""
     shape = tuple(int(d) for d in shape)
@@ -119,6 +136,10 @@ transpose_p.def_impl(_transpose_impl)
 transpose_p.def_abstract_eval(_transpose_abstract_eval)
 defjvp(transpose_p, lambda t, ans, x, *, permutation: transpose(t, permutation))
 defvjp(transpose_p, lambda g, ans, x, *, permutation: transpose(g, tuple(np.argsort(permutation))))
+batch_rules[transpose_p] = lambda args, dims, *, permutation: (
+    transpose(moveaxis(args[0], dims[0], 0), (0,) + tuple(p + 1 for p in permutation)),
+    0,
+)
 
 
 def transpose(x, permutation):
@@ -183,6 +204,15 @@ defjvp_all(concatenate_p, _concatenate_jvp)
 defvjp_all(concatenate_p, _concatenate_vjp)
 
 
+def _concatenate_batch(args, dims, *, dimension):
+    size = batch_size(args, dims)
+    xs = [move_batch_axis(x, d, size) for x, d in zip(args, dims)]
+    return concatenate_p.bind(*xs, dimension=dimension + 1), 0
+
+
+batch_rules[concatenate_p] = _concatenate_batch
+
+
 def concatenate(operands, dimension: int):
     """Joins arrays along axis ``dimension`` (non-negative)."""
     operands = list(operands)
@@ -225,6 +255,20 @@ slice_p.def_impl(_slice_impl)
 slice_p.def_abstract_eval(_slice_abstract_eval)
 defjvp(slice_p, lambda t, ans, x, **p: slice_p.bind(t, **p))
 defvjp(slice_p, _slice_vjp)
+
+
+def _slice_batch(args, dims, *, start_indices, limit_indices, strides):
+    x, d = args[0], dims[0]
+    out = slice_p.bind(
+        x,
+        start_indices=start_indices[:d] + (0,) + start_indices[d:],
+        limit_indices=limit_indices[:d] + (x.shape[d],) + limit_indices[d:],
+        strides=strides[:d] + (1,) + strides[d:],
+    )
+    return out, d
+
+
+batch_rules[slice_p] = _slice_batch
 
 
 def slice(x, start_indices, limit_indices, strides=None):  # noqa: A001 - lax's name
@@ -314,6 +358,26 @@ defjvp(
 defvjp(pad_p, _pad_vjp_operand, _pad_vjp_value)
 
 
+def _pad_batch(args, dims, *, padding_config):
+    (x, value), (d, vd) = args, dims
+    if vd is None:
+        config = padding_config[:d] + ((0, 0, 0),) + padding_config[d:]
+        return pad_p.bind(x, value, padding_config=config), d
+    # A batched padding value: pad with 0, then add value * (1 where padding was inserted).
+    from funcgrad.core.array import Array
+    from funcgrad.lax.elementwise import convert_element_type
+
+    size = value.shape[vd]
+    x = move_batch_axis(x, d, size)
+    mask = pad(Array(np.zeros(x.shape[1:], x.dtype)), 1.0, padding_config)
+    v = reshape(move_batch_axis(value, vd, size), (size,) + (1,) * len(padding_config))
+    out = pad_p.bind(x, np.zeros((), x.dtype)[()], padding_config=((0, 0, 0),) + padding_config)
+    return out + convert_element_type(v, out.dtype) * mask, 0
+
+
+batch_rules[pad_p] = _pad_batch
+
+
 def pad(x, padding_value, padding_config):
     """Pads ``x`` with ``padding_value``: ``padding_config`` is ``(lo, hi, interior)`` per axis.
 
@@ -335,6 +399,10 @@ rev_p.def_impl(_rev_impl)
 rev_p.def_abstract_eval(lambda x, *, dimensions: ShapedArray(x.shape, x.dtype))
 defjvp(rev_p, lambda t, ans, x, *, dimensions: rev(t, dimensions))
 defvjp(rev_p, lambda g, ans, x, *, dimensions: rev(g, dimensions))
+batch_rules[rev_p] = lambda args, dims, *, dimensions: (
+    rev_p.bind(args[0], dimensions=shift_axes(dimensions, dims[0])),
+    dims[0],
+)
 
 
 def rev(x, dimensions):
