@@ -60,6 +60,27 @@ def _check_cotangents(fun, cts, primals, in_tree):
     return [None if ct is None else _as_array(ct) for ct in flat]
 
 
+def bind_custom_vjp(fun, fwd, bwd, leaves):
+    """Applies a custom_vjp function of flat leaves at the level of its highest tracer.
+
+    ``fun(*leaves)`` and ``fwd(*leaves) -> (outs, residuals)`` return flat outputs;
+    ``bwd(residuals, cts) -> cts`` maps flat cotangents. Traces that transform the call
+    (vmap) re-dispatch their transformed versions of the three functions here.
+    """
+    top = _top_trace(leaves)
+    if top is None:
+        return fun(*leaves)
+    return top.process_custom_vjp_call(fun, fwd, bwd, leaves)
+
+
+def bind_custom_jvp(fun, rule, leaves):
+    """Like ``bind_custom_vjp`` for custom_jvp: ``rule(primals, tangents) -> (outs, t_outs)``."""
+    top = _top_trace(leaves)
+    if top is None:
+        return fun(*leaves)
+    return top.process_custom_jvp_call(fun, rule, leaves)
+
+
 class _FlatCall:
     """One call of a custom_vjp/custom_jvp function, seen as a function of flat array leaves.
 
@@ -143,7 +164,7 @@ class custom_vjp:
             cts = bwd(*call.static_args, residuals, tree_unflatten(call.out_tree, gs))
             return _check_cotangents(fun, cts, leaves, call.in_tree)
 
-        out = call.top.process_custom_vjp_call(call, flat_fwd, flat_bwd, call.leaves)
+        out = bind_custom_vjp(call, flat_fwd, flat_bwd, call.leaves)
         return tree_unflatten(call.out_tree, out)
 
 
@@ -226,5 +247,5 @@ class custom_jvp:
                     )
             return out_flat, t_flat
 
-        out = call.top.process_custom_jvp_call(call, flat_rule, call.leaves)
+        out = bind_custom_jvp(call, flat_rule, call.leaves)
         return tree_unflatten(call.out_tree, out)

@@ -156,13 +156,58 @@ class BatchTrace(Trace):
             return [o if d is None else BatchTracer(self, o, d) for o, d in zip(out, out_dim)]
         return out if out_dim is None else BatchTracer(self, out, out_dim)
 
+    def _unbox(self, args):
+        vals, axes = [], []
+        for a in args:
+            if type(a) is BatchTracer and a._trace is self:
+                vals.append(moveaxis(a.val, a.batch_dim, 0))
+                axes.append(0)
+            else:
+                vals.append(a)
+                axes.append(None)
+        return vals, axes
+
     def process_custom_vjp_call(self, fun, fwd, bwd, args):
-        # Batched custom_vjp: run the function on the batched values; its forward pass (and,
-        # for an enclosing grad, the primitives inside it) are batched like any other code.
-        return fun(*args)
+        # The batched call keeps its custom rule: fun, fwd and bwd are vmapped and the call is
+        # re-dispatched one level down, where an enclosing grad sees one custom_vjp call.
+        from funcgrad.transforms.custom import bind_custom_vjp
+
+        vals, axes = self._unbox(args)
+        name, size = self.axis_name, self.axis_size
+        fun_b = vmap(
+            lambda *xs: list(fun(*xs)), in_axes=tuple(axes), axis_name=name, axis_size=size
+        )
+        fwd_b = vmap(
+            lambda *xs: tuple(fwd(*xs)), in_axes=tuple(axes), axis_name=name, axis_size=size
+        )
+
+        def bwd_b(res, cts):
+            out = vmap(lambda r, c: list(bwd(r, c)), axis_name=name, axis_size=size)(res, cts)
+            # Arguments that were not batched get the sum of their per-member cotangents.
+            return [c if ax is not None or c is None else c.sum(0) for c, ax in zip(out, axes)]
+
+        outs = bind_custom_vjp(fun_b, fwd_b, bwd_b, vals)
+        return [BatchTracer(self, o, 0) for o in outs]
 
     def process_custom_jvp_call(self, fun, rule, args):
-        return fun(*args)
+        from funcgrad.transforms.custom import bind_custom_jvp
+
+        vals, axes = self._unbox(args)
+        name, size = self.axis_name, self.axis_size
+        fun_b = vmap(
+            lambda *xs: list(fun(*xs)), in_axes=tuple(axes), axis_name=name, axis_size=size
+        )
+
+        def rule_b(primals, tangents):
+            return vmap(
+                lambda p, t: tuple(list(r) for r in rule(p, t)),
+                in_axes=(list(axes), list(axes)),
+                axis_name=name,
+                axis_size=size,
+            )(list(primals), list(tangents))
+
+        outs = bind_custom_jvp(fun_b, rule_b, vals)
+        return [BatchTracer(self, o, 0) for o in outs]
 
 
 def axis_names_in_scope() -> list:
