@@ -7,6 +7,7 @@ from funcgrad.lax import stop_gradient
 from funcgrad.transforms.checkpoint import checkpoint, remat
 from funcgrad.transforms.custom import custom_jvp, custom_vjp
 from funcgrad.transforms.grad import grad, jvp, linearize, value_and_grad, vjp
+from funcgrad.transforms.jacobian import hessian, jacfwd, jacobian, jacrev
 from funcgrad.transforms.vmap import vmap
 
 __version__ = "0.1.0"
@@ -18,6 +19,10 @@ __all__ = [
     "custom_jvp",
     "custom_vjp",
     "grad",
+    "hessian",
+    "jacfwd",
+    "jacobian",
+    "jacrev",
     "jvp",
     "lax",
     "linearize",

@@ -19,9 +19,18 @@ def _run(script, *args):
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("script", ["linear_regression.py"])
+@pytest.mark.parametrize("script", ["linear_regression.py", "per_example_grads.py"])
 def test_example_smoke(script):
     proc = _run(script, "--smoke")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "final loss" in proc.stdout
     assert float(proc.stdout.split("final loss")[1].split()[0]) >= 0.0
+
+
+def test_per_example_grads_checks_against_a_loop_and_loss_goes_down():
+    proc = _run("per_example_grads.py", "--smoke")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    diff = float(proc.stdout.split("loop of grad| =")[1].split()[0])
+    assert diff <= 1e-5
+    final, initial = proc.stdout.split("final loss")[1].split("(initial")
+    assert float(final) < 0.5 * float(initial.strip(" )\n"))

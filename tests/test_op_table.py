@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
 import funcgrad.numpy as fnp
-from tests.helpers import check_grads
+from tests.helpers import check_grads, check_vmap
 from tests.op_table import OPS
 from tests.strategies import shapes_for, values
 
@@ -55,12 +55,46 @@ def test_grads_match_finite_differences(op, data):
     check_grads(op.fn, args, order=2, atol=op.grad_tol, rtol=op.grad_tol)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+@settings(max_examples=10)
+@given(data=st.data())
+def test_vmap_matches_a_loop(op, data):
+    shapes = data.draw(shapes_for(op, max_side=3), label="shapes")
+    seed = data.draw(st.integers(0, 2**16), label="seed")
+    size = data.draw(st.integers(0, 3), label="batch size")
+    axes = []
+    batched_shapes = []
+    for shape in shapes:
+        choices = [None, 0, -1] + list(range(1, len(shape) + 1))
+        ax = data.draw(st.sampled_from(choices), label="axis")
+        if ax is None:
+            batched_shapes.append(shape)
+        else:
+            pos = ax % (len(shape) + 1)
+            batched_shapes.append(shape[:pos] + (size,) + shape[pos:])
+        axes.append(ax)
+    if all(a is None for a in axes):
+        axes[0] = 0
+        batched_shapes[0] = (size,) + shapes[0]
+    try:
+        op.ref(*values(op, shapes, np.float64, seed))
+    except ValueError:
+        return  # the unbatched operation itself is invalid here (e.g. an empty reduction)
+    args = values(op, batched_shapes, np.float64, seed)
+    check_vmap(op.fn, args, axes, atol=op.atol * 10, rtol=op.rtol * 10)
+
+
 # Primitives tested by their own files rather than by op-table rows.
 NOT_IN_TABLE = {
     "custom_vjp_call": "tape keys for custom_vjp/custom_jvp, tests/transforms/test_custom.py",
     "custom_jvp_call": "tape keys for custom_vjp/custom_jvp, tests/transforms/test_custom.py",
     "threefry2x32": "bit-exact test vectors in tests/test_random.py",
     "searchsorted": "no derivative, tests/lax/test_sort.py",
+    **{
+        name: "a named-axis collective runs only under vmap/pmap: tests/lax/test_parallel.py"
+        for name in ("psum", "pmax", "pmin", "all_gather", "ppermute", "axis_index")
+    },
 }
 
 

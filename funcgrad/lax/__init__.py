@@ -70,6 +70,16 @@ from funcgrad.lax.indexing import (
     gather,
     scatter,
 )
+from funcgrad.lax.parallel import (
+    UnboundAxisError,
+    all_gather,
+    axis_index,
+    pmax,
+    pmean,
+    pmin,
+    ppermute,
+    psum,
+)
 from funcgrad.lax.random_bits import threefry2x32
 from funcgrad.lax.reduce import (
     argmax,

@@ -13,6 +13,7 @@ from funcgrad.core.array import Array
 from funcgrad.core.primitive import Primitive, ShapedArray
 from funcgrad.lax.elementwise import broadcast_like, neg, unbroadcast
 from funcgrad.transforms.grad import defjvp, defvjp
+from funcgrad.transforms.vmap import defbroadcasting
 
 
 def _real_dtype(dtype) -> np.dtype:
@@ -56,12 +57,14 @@ real_p.def_impl(_real_impl)
 real_p.def_abstract_eval(_part_abstract_eval)
 defjvp(real_p, lambda t, ans, x: real(t))
 defvjp(real_p, lambda g, ans, x: complex(g, _zeros(g)) if x.dtype.kind == "c" else g)
+defbroadcasting(real_p)
 
 imag_p = Primitive("imag")
 imag_p.def_impl(_imag_impl)
 imag_p.def_abstract_eval(_part_abstract_eval)
 defjvp(imag_p, lambda t, ans, x: imag(t))
 defvjp(imag_p, lambda g, ans, x: complex(_zeros(g), neg(g)) if x.dtype.kind == "c" else None)
+defbroadcasting(imag_p)
 
 
 def real(x):
@@ -89,6 +92,7 @@ conj_p.def_impl(_conj_impl)
 conj_p.def_abstract_eval(lambda x: ShapedArray(x.shape, x.dtype))
 defjvp(conj_p, lambda t, ans, x: conj(t))
 defvjp(conj_p, lambda g, ans, x: conj(g))
+defbroadcasting(conj_p)
 
 
 def conj(x):
@@ -135,6 +139,7 @@ defvjp(
     lambda g, ans, x, y: unbroadcast(real(g), x),
     lambda g, ans, x, y: unbroadcast(neg(imag(g)), y),
 )
+defbroadcasting(complex_p)
 
 
 def complex(x, y):  # noqa: A001 - lax's name

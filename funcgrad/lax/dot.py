@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -40,13 +41,15 @@ def _dot_general_impl(xp, lhs, rhs, *, dimension_numbers, preferred_element_type
         bshape = [lhs.shape[i] for i in lb]
         lfs = [lhs.shape[i] for i in lf]
         rfs = [rhs.shape[i] for i in rf]
-        k = int(np.prod([lhs.shape[i] for i in lc], dtype=np.int64))
-        m = int(np.prod(lfs, dtype=np.int64))
-        n = int(np.prod(rfs, dtype=np.int64))
-        b = int(np.prod(bshape, dtype=np.int64))
+        k = math.prod(lhs.shape[i] for i in lc)
+        m, n, b = math.prod(lfs), math.prod(rfs), math.prod(bshape)
         a = xp.transpose(lhs, list(lb) + lf + list(lc)).reshape(b, m, k)
         c = xp.transpose(rhs, list(rb) + list(rc) + rf).reshape(b, k, n)
-        out = xp.matmul(a, c).reshape(bshape + lfs + rfs)
+        if k == 1:  # batched outer products: NumPy's matmul is ~4x slower than einsum here
+            out = xp.einsum("bm,bn->bmn", a[:, :, 0], c[:, 0, :])
+        else:
+            out = xp.matmul(a, c)
+        out = out.reshape(bshape + lfs + rfs)
     if preferred_element_type is not None:
         out = out.astype(preferred_element_type)
     return out

@@ -234,7 +234,7 @@ floor_divide_p = binary("floor_divide")
 nondiff_primitives.add(floor_divide_p)
 
 neg_p = unary("neg", "negative", lambda ans, x: -1.0)
-defjvp(neg_p, lambda t, ans, x: -t)
+defjvp(neg_p, lambda t, ans, x: -t)  # linear: one negation instead of a product with -1
 defvjp(neg_p, lambda g, ans, x: -g)
 
 # --------------------------------------------------------------------------------------------

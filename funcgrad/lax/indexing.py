@@ -16,6 +16,7 @@ from funcgrad.core.array import Array, ArrayBase
 from funcgrad.core.primitive import Primitive, ShapedArray
 from funcgrad.core.trace import Tracer
 from funcgrad.transforms.grad import defjvp_all, defvjp_all
+from funcgrad.transforms.vmap import batch_rules, batch_size, move_batch_axis, moveaxis
 
 # A spec is a tuple of entries, one per index item:
 #   ("slice", start, stop, step)  normalised with the concrete shape (stop None: run to the front)
@@ -278,6 +279,95 @@ def _sequence_index(seq, who):
 
 
 # --------------------------------------------------------------------------------------------
+# Batching an index (vmap): the batch becomes one more index item
+
+
+def _logical_shape(x, d):
+    s = _shape(x)
+    return s if d is None else s[:d] + s[d + 1 :]
+
+
+def _advanced_layout(spec, ndim):
+    """``(pos, axis, at)`` for the advanced items of an index (arrays, and ints when arrays are
+    present) of an ``x`` of rank ``ndim``: the spec position and the axis of ``x`` of the first
+    one, and where their broadcast dims go in ``x[index]``: where they stand when they are
+    adjacent, else in front (NumPy's rule; then ``pos``, ``axis`` and ``at`` are all 0). None
+    when there are no index arrays."""
+    if not _has_arrays(spec):
+        return None
+    n_used = sum(1 for e in spec if e[0] in ("slice", "int", "array"))
+    adv = [pos for pos, e in enumerate(spec) if e[0] in ("int", "array")]
+    if adv[-1] - adv[0] != len(adv) - 1:
+        return 0, 0, 0
+    axis = at = 0
+    for e in spec[: adv[0]]:
+        if e[0] == "ellipsis":
+            axis += ndim - n_used
+            at += ndim - n_used
+        else:  # a slice or a None (ints before the first advanced item are not possible)
+            axis += e[0] == "slice"
+            at += 1
+    return adv[0], axis, at
+
+
+def _batch_index(spec, arrays, dims, size, ndim, x_batched):
+    """The index of a batched gather/scatter: ``(spec, arrays, x_axis, out_dim)``.
+
+    ``arrays`` are the index arrays with batch axes ``dims``; ``ndim`` is the rank of one
+    member's operand. With ``x_batched`` the new index is for the operand with its batch axis
+    moved to ``x_axis``. ``out_dim`` is where the batch axis lands in the indexed result.
+
+    One index does the whole batch. With unbatched index arrays it gets a full slice over the
+    operand's batch axis, in front. Batched index arrays get the batch as their leading axis
+    (and an ``arange`` indexes the operand's batch axis, when it has one), so the batch axis
+    comes first among the broadcast advanced dims. The ``arange`` goes right before the first
+    advanced item, and the operand's batch axis where that item indexes, so that adjacent
+    advanced items stay adjacent and the advanced dims stay where NumPy puts them.
+    """
+    from funcgrad.lax.shape import reshape
+
+    if all(d is None for d in dims):
+        # Only the operand is batched. Separated advanced items still put their broadcast
+        # dims in front, before the batch axis.
+        new_spec = (("slice", 0, size, 1),) + spec
+        layout = _advanced_layout(new_spec, ndim + 1)
+        out_dim = 0
+        if layout is not None and layout[2] == 0:
+            out_dim = len(np.broadcast_shapes(*[_shape(a) for a in arrays]))
+        return new_spec, tuple(arrays), 0, out_dim
+    logical = [_logical_shape(a, d) for a, d in zip(arrays, dims)]
+    rank = len(np.broadcast_shapes(*logical))
+    new_arrays = []
+    for a, d, s in zip(arrays, dims, logical):
+        if d is not None:  # batch axis first, then right-aligned like the unbatched arrays
+            a = reshape(moveaxis(a, d, 0), (size,) + (1,) * (rank - len(s)) + s)
+        new_arrays.append(a)
+    pos, axis, at = _advanced_layout(spec, ndim)
+    if not x_batched:
+        return spec, tuple(new_arrays), None, at
+    iota = Array(np.arange(size, dtype=np.int64).reshape((size,) + (1,) * rank))
+    new_spec = spec[:pos] + (("array", len(arrays)),) + spec[pos:]
+    return new_spec, tuple(new_arrays) + (iota,), axis, at
+
+
+def _updates_for(y, dy, size, idx_rank, out_dim):
+    """Scatter updates laid out to broadcast against the batched indexed shape (rank
+    ``idx_rank + 1``, batch axis at ``out_dim``)."""
+    from funcgrad.lax.shape import reshape
+
+    if dy is not None:
+        y = moveaxis(y, dy, 0)
+        s = _shape(y)[1:]
+        y = reshape(y, (size,) + (1,) * (idx_rank - len(s)) + s)
+        return moveaxis(y, 0, out_dim)
+    s = _shape(y)
+    if out_dim <= idx_rank - len(s):  # right-aligned, it never meets the batch axis
+        return y
+    full = (1,) * (idx_rank - len(s)) + s
+    return reshape(y, full[:out_dim] + (1,) + full[out_dim:])
+
+
+# --------------------------------------------------------------------------------------------
 # gather: x[index]
 
 
@@ -312,6 +402,20 @@ gather_p.def_impl(_gather_impl)
 gather_p.def_abstract_eval(_gather_abstract_eval)
 defjvp_all(gather_p, _gather_jvp)
 defvjp_all(gather_p, _gather_vjp)
+
+
+def _gather_batch(args, dims, *, spec, unique_indices=False):
+    x, *arrays = args
+    dx, *da = dims
+    size = batch_size(args, dims)
+    ndim = len(_shape(x)) - (dx is not None)
+    spec, arrays, x_axis, out_dim = _batch_index(spec, arrays, da, size, ndim, dx is not None)
+    if dx is not None:
+        x = moveaxis(x, dx, x_axis)
+    return gather_p.bind(x, *arrays, spec=spec, unique_indices=unique_indices), out_dim
+
+
+batch_rules[gather_p] = _gather_batch
 
 
 # gather_transpose: zeros of ``shape`` with ``g`` added at the index (the vjp of gather). A
@@ -350,6 +454,20 @@ gather_transpose_p.def_impl(_gather_transpose_impl)
 gather_transpose_p.def_abstract_eval(_gather_transpose_abstract_eval)
 defjvp_all(gather_transpose_p, _gather_transpose_jvp)
 defvjp_all(gather_transpose_p, _gather_transpose_vjp)
+
+
+def _gather_transpose_batch(args, dims, *, spec, shape, unique_indices=False):
+    g, *arrays = args
+    dg, *da = dims
+    size = batch_size(args, dims)
+    spec, arrays, x_axis, out_dim = _batch_index(spec, arrays, da, size, len(shape), True)
+    g = move_batch_axis(g, dg, size, out_dim)
+    shape = tuple(shape[:x_axis]) + (size,) + tuple(shape[x_axis:])
+    out = gather_transpose_p.bind(g, *arrays, spec=spec, shape=shape, unique_indices=unique_indices)
+    return out, x_axis
+
+
+batch_rules[gather_transpose_p] = _gather_transpose_batch
 
 
 def _as_operand(x, who):
@@ -541,6 +659,24 @@ defjvp_all(scatter_p, _scatter_jvp)
 defvjp_all(scatter_p, _scatter_vjp)
 
 
+def _scatter_batch(args, dims, *, spec, mode, unique_indices=False):
+    x, y, *arrays = args
+    dx, dy, *da = dims
+    size = batch_size(args, dims)
+    x_shape = _logical_shape(x, dx)
+    idx_shape = indexed_shape(
+        x_shape, spec, [_logical_shape(a, d) for a, d in zip(arrays, da)], "scatter"
+    )
+    spec, arrays, x_axis, out_dim = _batch_index(spec, arrays, da, size, len(x_shape), True)
+    x = move_batch_axis(x, dx, size, x_axis)
+    y = _updates_for(y, dy, size, len(idx_shape), out_dim)
+    out = scatter_p.bind(x, y, *arrays, spec=spec, mode=mode, unique_indices=unique_indices)
+    return out, x_axis
+
+
+batch_rules[scatter_p] = _scatter_batch
+
+
 def scatter(x, index, y, mode: str = "set", unique_indices: bool = False):
     """A copy of ``x`` with ``x[index]`` combined with ``y``: ``mode`` is one of set, add, mul,
     min, max (NumPy index, like ``gather``; ``y`` broadcasts to the indexed shape).
@@ -659,6 +795,50 @@ defjvp_all(dynamic_slice_p, _dynamic_slice_jvp)
 defvjp_all(dynamic_slice_p, _dynamic_slice_vjp)
 
 
+def _batched_window(starts, dims, shape, sizes, size):
+    """Index arrays (one per axis, broadcasting to ``(size,) + sizes``) of the windows at the
+    per-member ``starts``, clamped into ``[0, dim - size]`` as the unbatched op does."""
+    from funcgrad.lax.elementwise import clamp
+    from funcgrad.lax.shape import reshape
+
+    k = len(shape)
+    arrays = []
+    for i, (s, d, n, m) in enumerate(zip(starts, dims, shape, sizes)):
+        if d is None and not isinstance(s, ArrayBase):
+            s = builtins.min(builtins.max(int(s), 0), n - m)
+        else:
+            s = clamp(0, _cast(s, np.int64), n - m)
+            s = reshape(s, (size if d is not None else 1,) + (1,) * k)
+        ar = np.arange(m, dtype=np.int64).reshape([m if j == i + 1 else 1 for j in range(k + 1)])
+        arrays.append(s + Array(ar))
+    return arrays
+
+
+def _batch_iota(size, k):
+    return Array(np.arange(size, dtype=np.int64).reshape((size,) + (1,) * k))
+
+
+def _dynamic_slice_batch(args, dims, *, slice_sizes):
+    x, *starts = args
+    dx, *ds = dims
+    if all(d is None for d in ds):  # one slice for every member: a full range over the batch
+        starts = starts[:dx] + [0] + starts[dx:]
+        sizes = slice_sizes[:dx] + (_shape(x)[dx],) + slice_sizes[dx:]
+        return dynamic_slice_p.bind(x, *starts, slice_sizes=sizes), dx
+    # Per-member starts: a gather of each member's window, batch axis first.
+    size = batch_size(args, dims)
+    shape = _logical_shape(x, dx)
+    arrays = _batched_window(starts, ds, shape, slice_sizes, size)
+    if dx is not None:
+        x = moveaxis(x, dx, 0)
+        arrays = [_batch_iota(size, len(shape))] + arrays
+    spec = tuple(("array", j) for j in range(len(arrays)))
+    return gather_p.bind(x, *arrays, spec=spec, unique_indices=True), 0
+
+
+batch_rules[dynamic_slice_p] = _dynamic_slice_batch
+
+
 def dynamic_slice(operand, start_indices, slice_sizes):
     """The slice of ``operand`` of shape ``slice_sizes`` starting at ``start_indices``.
 
@@ -725,6 +905,25 @@ dynamic_update_slice_p.def_impl(_dynamic_update_slice_impl)
 dynamic_update_slice_p.def_abstract_eval(_dynamic_update_slice_abstract_eval)
 defjvp_all(dynamic_update_slice_p, _dynamic_update_slice_jvp)
 defvjp_all(dynamic_update_slice_p, _dynamic_update_slice_vjp)
+
+
+def _dynamic_update_slice_batch(args, dims):
+    x, update, *starts = args
+    dx, du, *ds = dims
+    size = batch_size(args, dims)
+    x = move_batch_axis(x, dx, size, 0)
+    update = move_batch_axis(update, du, size, 0)
+    if all(d is None for d in ds):
+        return dynamic_update_slice_p.bind(x, update, 0, *starts), 0
+    # Per-member starts: a scatter of each member's block, batch axis first.
+    shape, sizes = _shape(x)[1:], _shape(update)[1:]
+    arrays = [_batch_iota(size, len(shape))] + _batched_window(starts, ds, shape, sizes, size)
+    spec = tuple(("array", j) for j in range(len(arrays)))
+    out = scatter_p.bind(x, update, *arrays, spec=spec, mode="set", unique_indices=True)
+    return out, 0
+
+
+batch_rules[dynamic_update_slice_p] = _dynamic_update_slice_batch
 
 
 def dynamic_update_slice(operand, update, start_indices):

@@ -19,6 +19,7 @@ from funcgrad.lax.elementwise import convert_element_type, select
 from funcgrad.lax.reduce import reduce_sum
 from funcgrad.lax.shape import broadcast_to, reshape, transpose
 from funcgrad.transforms.grad import defjvp, defjvp_all, defvjp, defvjp_all
+from funcgrad.transforms.vmap import batch_rules, batch_size, move_batch_axis, moveaxis
 
 LinAlgError = np.linalg.LinAlgError
 
@@ -114,6 +115,53 @@ def _inexact(x):
     return x if np.dtype(x.dtype).kind in "fc" else convert_element_type(x, np.float64)
 
 
+# Batch rules. The primitives take any number of leading batch axes, so the vmapped axis moves
+# to the front. When only the right-hand side ``b`` of a solve is batched, the batch folds into
+# b's columns (left side) or rows (right side): one factorisation of ``a`` serves the batch.
+
+
+def _unary_batch(prim):
+    def rule(args, dims, **params):
+        (x,), (d,) = args, dims
+        out = prim.bind(moveaxis(x, d, 0), **params)
+        return (out, [0] * len(out)) if prim.multiple_results else (out, 0)
+
+    return rule
+
+
+def _fold_rhs(b, d, columns):
+    """``b`` (batch axis ``d``) as one unbatched right-hand side, and how to undo it.
+
+    ``columns``: the batch joins b's last axis (``a x = b``); otherwise it joins the
+    second-to-last axis (``x a = b``). Returns (folded b, unfolded shape, output batch axis).
+    """
+    nd = len(b.shape)
+    if columns:  # (..., n, k, B) -> (..., n, k * B)
+        b = moveaxis(b, d, nd - 1)
+        shape = tuple(b.shape)
+        return reshape(b, shape[:-2] + (shape[-2] * shape[-1],)), shape, nd - 1
+    # (..., B, n, m) -> (..., B * n, m)
+    b = moveaxis(b, d, nd - 3)
+    shape = tuple(b.shape)
+    return reshape(b, shape[:-3] + (shape[-3] * shape[-2], shape[-1])), shape, nd - 3
+
+
+def _solve_like_batch(prim, columns_of):
+    """The rule of a primitive ``(a, b, **params) -> x`` with x of b's shape."""
+
+    def rule(args, dims, **params):
+        (a, b), (da, db) = args, dims
+        if da is None:  # only b is batched: fold the batch into b
+            folded, shape, out_dim = _fold_rhs(b, db, columns_of(params))
+            return reshape(prim.bind(a, folded, **params), shape), out_dim
+        size = batch_size(args, dims)
+        a = move_batch_axis(a, da, size)
+        b = move_batch_axis(b, db, size)
+        return prim.bind(a, b, **params), 0
+
+    return rule
+
+
 # --------------------------------------------------------------------------------------------
 # cholesky: A = L L^T, L lower triangular. The impl reads only A's lower triangle (as LAPACK and
 # NumPy do), so the rules see the symmetric matrix that triangle defines.
@@ -164,6 +212,7 @@ cholesky_p.def_impl(_cholesky_impl)
 cholesky_p.def_abstract_eval(_cholesky_abstract_eval)
 defjvp(cholesky_p, _cholesky_jvp)
 defvjp(cholesky_p, _cholesky_vjp)
+batch_rules[cholesky_p] = _unary_batch(cholesky_p)
 
 
 def cholesky(x, *, symmetrize_input: bool = True):
@@ -253,6 +302,7 @@ defjvp(
     lambda t, ans, a, b, **p: triangular_solve_p.bind(a, t, **p),
 )
 defvjp_all(triangular_solve_p, _triangular_solve_vjp)
+batch_rules[triangular_solve_p] = _solve_like_batch(triangular_solve_p, lambda p: p["left_side"])
 
 
 def triangular_solve(
@@ -333,6 +383,7 @@ defjvp(
     lambda t, ans, a, b: solve_p.bind(a, t),
 )
 defvjp_all(solve_p, _solve_vjp)
+batch_rules[solve_p] = _solve_like_batch(solve_p, lambda p: True)
 
 
 def solve(a, b):
@@ -382,6 +433,7 @@ inv_p.def_impl(_inv_impl)
 inv_p.def_abstract_eval(_inv_abstract_eval)
 defjvp(inv_p, lambda t, ans, x: -_mm(_mm(ans, t), ans))
 defvjp(inv_p, lambda g, ans, x: -_mm(_mm(_mT(ans), g), _mT(ans)))
+batch_rules[inv_p] = _unary_batch(inv_p)
 
 
 def inv(x):
@@ -410,6 +462,7 @@ det_p.def_impl(_det_impl)
 det_p.def_abstract_eval(_det_abstract_eval)
 defjvp(det_p, lambda t, ans, x: ans * _trace(solve_p.bind(x, t)))
 defvjp(det_p, lambda g, ans, x: _expand2(g * ans) * _mT(inv_p.bind(x)))
+batch_rules[det_p] = _unary_batch(det_p)
 
 
 def det(x):
@@ -454,6 +507,7 @@ slogdet_p.def_impl(_slogdet_impl)
 slogdet_p.def_abstract_eval(_slogdet_abstract_eval)
 defjvp_all(slogdet_p, _slogdet_jvp)
 defvjp(slogdet_p, _slogdet_vjp)
+batch_rules[slogdet_p] = _unary_batch(slogdet_p)
 
 
 def slogdet(x):

@@ -10,6 +10,7 @@ import numpy as np
 
 from funcgrad.core.primitive import Primitive, ShapedArray
 from funcgrad.transforms.grad import nondiff_primitives
+from funcgrad.transforms.vmap import batch_rules, broadcasting_batch_rule
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 _PARITY = 0x1BD11BDA  # Skein's key-schedule constant
@@ -54,6 +55,16 @@ threefry2x32_p = Primitive("threefry2x32", multiple_results=True)
 threefry2x32_p.def_impl(_threefry2x32_impl)
 threefry2x32_p.def_abstract_eval(_threefry2x32_abstract_eval)
 nondiff_primitives.add(threefry2x32_p)
+_threefry2x32_broadcast = broadcasting_batch_rule(threefry2x32_p)
+
+
+def _threefry2x32_batch(args, dims):
+    # Elementwise over its four operands (NumPy broadcasting); both outputs are batched at 0.
+    outs, _ = _threefry2x32_broadcast(args, dims)
+    return outs, [0, 0]
+
+
+batch_rules[threefry2x32_p] = _threefry2x32_batch
 
 
 def threefry2x32(k1, k2, x1, x2):

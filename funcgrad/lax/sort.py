@@ -12,6 +12,7 @@ from funcgrad.core.array import Array
 from funcgrad.core.primitive import Primitive, ShapedArray
 from funcgrad.lax.indexing import take_along_axis, untake_along_axis
 from funcgrad.transforms.grad import defjvp_all, defvjp_all, nondiff_primitives
+from funcgrad.transforms.vmap import batch_rules, batch_size, move_batch_axis, moveaxis
 
 
 def _shape(x):
@@ -96,6 +97,22 @@ defjvp_all(sort_p, _sort_jvp)
 defvjp_all(sort_p, _sort_vjp)
 
 
+def _sort_batch(args, dims, *, dimension, is_stable, num_keys):
+    p = dict(is_stable=is_stable, num_keys=num_keys)
+    d = dims[0]
+    if d is not None and all(e == d for e in dims):  # one batch axis everywhere: keep it
+        outs = sort_p.bind(*args, dimension=dimension + (d <= dimension), **p)
+        return outs, [d] * len(outs)
+    # Unbatched operands are broadcast: each member permutes its own copy.
+    size = batch_size(args, dims)
+    ops = [move_batch_axis(a, e, size, 0) for a, e in zip(args, dims)]
+    outs = sort_p.bind(*ops, dimension=dimension + 1, **p)
+    return outs, [0] * len(outs)
+
+
+batch_rules[sort_p] = _sort_batch
+
+
 def sort(operand, dimension: int = -1, is_stable: bool = True, num_keys: int = 1):
     """Sorts along ``dimension`` (JAX's ``lax.sort``).
 
@@ -170,6 +187,16 @@ defjvp_all(top_k_p, _top_k_jvp)
 defvjp_all(top_k_p, _top_k_vjp)
 
 
+def _top_k_batch(args, dims, *, k):
+    (x,), (d,) = args, dims
+    if d == len(_shape(x)) - 1:  # top_k works on the last axis: the batch axis moves away
+        x, d = moveaxis(x, d, 0), 0
+    return top_k_p.bind(x, k=k), [d, d]
+
+
+batch_rules[top_k_p] = _top_k_batch
+
+
 def top_k(operand, k: int):
     """The ``k`` largest entries along the last axis, in descending order, and their indices.
 
@@ -204,3 +231,38 @@ searchsorted_p = Primitive("searchsorted")
 searchsorted_p.def_impl(_searchsorted_impl)
 searchsorted_p.def_abstract_eval(_searchsorted_abstract_eval)
 nondiff_primitives.add(searchsorted_p)
+
+
+def _searchsorted_batch(args, dims, *, side):
+    from funcgrad.lax.elementwise import (
+        bitwise_and,
+        bitwise_or,
+        convert_element_type,
+        eq,
+        le,
+        lt,
+        ne,
+    )
+    from funcgrad.lax.reduce import reduce_sum
+    from funcgrad.lax.shape import reshape
+
+    (a, v), (da, dv) = args, dims
+    if da is None:  # one sorted array: the primitive maps over any shape of ``v``
+        return searchsorted_p.bind(a, v, side=side), dv
+    # A sorted row per member: its insertion point is the count of entries that sort before
+    # ``v`` (left) or not after it (right), in NumPy's order with NaNs last. O(n) per value.
+    size = batch_size(args, dims)
+    a = moveaxis(a, da, 0)
+    v = move_batch_axis(v, dv, size, 0)
+    k = len(_shape(v)) - 1
+    a = reshape(a, (size,) + (1,) * k + (_shape(a)[1],))
+    v = reshape(v, _shape(v) + (1,))
+    v_nan = ne(v, v)
+    if side == "left":
+        before = bitwise_or(lt(a, v), bitwise_and(v_nan, eq(a, a)))
+    else:
+        before = bitwise_or(le(a, v), v_nan)
+    return reduce_sum(convert_element_type(before, np.int64), (k + 1,)), 0
+
+
+batch_rules[searchsorted_p] = _searchsorted_batch

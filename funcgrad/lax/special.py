@@ -13,6 +13,7 @@ import numpy as np
 from funcgrad.core.primitive import Primitive
 from funcgrad.lax.elementwise import _elementwise_abstract_eval, exp
 from funcgrad.transforms.grad import defjvp, defvjp
+from funcgrad.transforms.vmap import defbroadcasting
 
 try:  # optional: faster and accurate to the last bit; the pure path below is used otherwise
     import scipy.special as _scipy_special
@@ -290,6 +291,7 @@ def _special(name, scipy_name, pure, deriv):
     prim.def_abstract_eval(abstract_eval)
     defjvp(prim, lambda t, ans, x, **p: t * deriv(ans, x, **p))
     defvjp(prim, lambda g, ans, x, **p: g * deriv(ans, x, **p))
+    defbroadcasting(prim)
     return prim
 
 

@@ -576,15 +576,6 @@ def _argnum_of(flat, x, tree, pos) -> int:
     return pos[-1]
 
 
-def _dtype(x: Any) -> np.dtype:
-    d = getattr(x, "dtype", None)
-    if d is not None:
-        return np.dtype(d)
-    if type(x) is float:
-        return np.dtype(np.float32)
-    return np.result_type(x)
-
-
 def _is_inexact(x: Any) -> bool:
     return x.dtype.kind in "fc"
 

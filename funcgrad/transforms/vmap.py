@@ -142,10 +142,12 @@ class BatchTrace(Trace):
                 dims.append(None)
         collective = collective_rules.get(prim)
         if collective is not None and params.get("axis_name") == self.axis_name:
-            out, out_dim = collective(self, vals[0], dims[0], **params)
+            x, d = (vals[0], dims[0]) if vals else (None, None)  # axis_index has no operand
+            out, out_dim = collective(self, x, d, **params)
         elif all(d is None for d in dims):
             return prim.bind(*vals, **params)
-        elif collective is not None:  # another axis: each member's collective, one batched call
+        elif collective is not None and prim not in batch_rules:
+            # Another axis: every member's collective, as one call on the batched value.
             out, out_dim = prim.bind(*vals, **params), dims[0]
         else:
             rule = batch_rules.get(prim)

@@ -131,3 +131,17 @@ def test_python_control_flow_on_batched_values_is_refused():
     with pytest.raises(TypeError, match="differs across the batch"):
         fg.vmap(lambda a: a if a > 0 else -a)(x)
     check_close(fg.vmap(lambda a: fnp.where(a > 0, a, -a))(x), np.abs(x))
+
+
+def test_every_primitive_has_a_batch_rule():
+    from funcgrad.core.primitive import all_primitives
+    from funcgrad.transforms.vmap import batch_rules, collective_rules
+
+    # custom_vjp/custom_jvp calls are batched by BatchTrace's process_custom_*_call methods.
+    exempt = {"custom_vjp_call", "custom_jvp_call"}
+    missing = [
+        p.name
+        for p in all_primitives
+        if p not in batch_rules and p not in collective_rules and p.name not in exempt
+    ]
+    assert not missing, f"primitives without a batch rule: {missing}"

@@ -1,0 +1,409 @@
+"""Named-axis collectives (psum, pmax, pmin, all_gather, ppermute, axis_index) and their rules.
+
+A collective reduces or exchanges values across the members of a mapped axis named by
+``vmap(..., axis_name=...)`` (later ``pmap``). Its ``collective_rules`` entry implements it over
+the trace that binds the name; reaching ``impl`` means that no transform in scope binds it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from funcgrad.core.array import Array
+from funcgrad.core.primitive import Primitive, ShapedArray
+from funcgrad.core.trace import Tracer, _state, find_top_trace
+from funcgrad.core.tree import tree_map
+from funcgrad.lax.elementwise import convert_element_type, eq
+from funcgrad.lax.indexing import gather
+from funcgrad.lax.reduce import reduce_max, reduce_min, reduce_sum
+from funcgrad.lax.shape import pad, reshape
+from funcgrad.transforms.grad import _as_array, defjvp, defvjp, nondiff_primitives
+from funcgrad.transforms.vmap import (
+    BatchTracer,
+    axis_names_in_scope,
+    collective_rules,
+    move_batch_axis,
+    moveaxis,
+)
+
+__all__ = [
+    "UnboundAxisError",
+    "all_gather",
+    "axis_index",
+    "pmax",
+    "pmean",
+    "pmin",
+    "ppermute",
+    "psum",
+]
+
+
+class UnboundAxisError(NameError):
+    """A collective named an axis that no enclosing ``vmap``/``pmap`` binds."""
+
+
+def _unbound(who: str, name: Any) -> UnboundAxisError:
+    return UnboundAxisError(
+        f"{who}: unbound axis name {name!r}: no enclosing vmap or pmap maps an axis of that "
+        f"name (axis names in scope: {axis_names_in_scope()}); pass axis_name={name!r} to the "
+        "vmap/pmap whose axis the collective should run over"
+    )
+
+
+def _axis_trace(name: Any):
+    """The innermost active trace that binds the axis ``name`` (None if there is none)."""
+    for t in reversed(_state.stack):
+        if getattr(t, "axis_name", None) is not None and t.axis_name == name:
+            return t
+    return None
+
+
+def _axis_size(name: Any, who: str) -> int:
+    trace = _axis_trace(name)
+    if trace is None:
+        raise _unbound(who, name)
+    return trace.axis_size
+
+
+class CollectivePrimitive(Primitive):
+    """A primitive over the named axis ``params["axis_name"]``.
+
+    ``bind`` also goes to the trace that binds the name when no operand is one of its tracers
+    (a value that is the same for every member, or no operand at all): the collective still
+    runs over that axis, as under JAX's axis environment (``psum(1.0, "i")`` is the axis size).
+    """
+
+    __slots__ = ()
+
+    def bind(self, *args: Any, **params: Any) -> Any:
+        trace = _axis_trace(params["axis_name"])
+        if trace is not None:
+            top = find_top_trace(args)
+            if top is None or top.level < trace.level:
+                if args:
+                    return trace.process_primitive(self, args, params)
+                # BatchTrace.process_primitive expects an operand: apply the rule directly.
+                out, dim = collective_rules[self](trace, None, None, **params)
+                return out if dim is None else BatchTracer(trace, out, dim)
+        return super().bind(*args, **params)
+
+
+def _collective(name: str) -> CollectivePrimitive:
+    prim = CollectivePrimitive(name)
+
+    def impl(xp, *args, axis_name, **params):
+        raise _unbound(name, axis_name)
+
+    impl.__name__ = f"_{name}_impl"
+    prim.def_impl(impl)
+    return prim
+
+
+def _same_abstract_eval(x, **params):
+    return ShapedArray(tuple(x.shape), x.dtype)
+
+
+def _names(axis_name: Any) -> tuple:
+    """A tuple of axis names stands for all of them (JAX's convention); else one name."""
+    return axis_name if isinstance(axis_name, tuple) else (axis_name,)
+
+
+def _operand(x: Any) -> Any:
+    return x if isinstance(x, (Array, Tracer)) else _as_array(x)
+
+
+# ----------------------------------------------------------------------------- psum
+
+
+psum_p = _collective("psum")
+psum_p.def_abstract_eval(_same_abstract_eval)
+defjvp(psum_p, lambda t, ans, x, *, axis_name: psum_p.bind(t, axis_name=axis_name))
+# Each member's output is the sum over all members, so a member's input reaches every member's
+# output: its cotangent is the sum of all members' cotangents (the transpose of psum is psum).
+defvjp(psum_p, lambda g, ans, x, *, axis_name: psum_p.bind(g, axis_name=axis_name))
+
+
+def _psum_collective(trace, x, dim, *, axis_name):
+    if dim is None:  # the same value in every member
+        return x * trace.axis_size, None
+    return reduce_sum(x, (dim,)), None
+
+
+collective_rules[psum_p] = _psum_collective
+
+
+def psum(x: Any, axis_name: Any) -> Any:
+    """The sum of ``x`` over the members of the mapped axis ``axis_name``, in every member.
+
+    Args:
+      x: a pytree of arrays (each leaf is summed).
+      axis_name: the ``axis_name`` of an enclosing ``vmap``/``pmap``, or a tuple of names.
+
+    Example:
+      >>> fg.vmap(lambda v: v / lax.psum(v, "i"), axis_name="i")(fnp.array([1.0, 3.0]))
+      Array([0.25, 0.75], dtype=float32)
+    """
+    names = _names(axis_name)
+
+    def leaf(v):
+        v = _operand(v)
+        for n in names:
+            v = psum_p.bind(v, axis_name=n)
+        return v
+
+    return tree_map(leaf, x)
+
+
+def pmean(x: Any, axis_name: Any) -> Any:
+    """The mean of ``x`` over the members of the mapped axis (or axes) ``axis_name``.
+
+    Example:
+      >>> fg.vmap(lambda v: v - lax.pmean(v, "i"), axis_name="i")(fnp.array([1.0, 3.0]))
+      Array([-1.,  1.], dtype=float32)
+    """
+    size = int(np.prod([_axis_size(n, "pmean") for n in _names(axis_name)]))
+    return tree_map(lambda v: v / size, psum(x, axis_name))
+
+
+# ----------------------------------------------------------------------------- pmax / pmin
+
+
+def _extremum_weights(ans, x, axis_name):
+    # The members that attain the extremum share its derivative evenly (as reduce_max).
+    mask = convert_element_type(eq(x, ans), ans.dtype)
+    return mask / psum_p.bind(mask, axis_name=axis_name)
+
+
+def _pextremum(name, reduce):
+    prim = _collective(name)
+    prim.def_abstract_eval(_same_abstract_eval)
+
+    def jvp(t, ans, x, *, axis_name):
+        return psum_p.bind(t * _extremum_weights(ans, x, axis_name), axis_name=axis_name)
+
+    def vjp(g, ans, x, *, axis_name):
+        return psum_p.bind(g, axis_name=axis_name) * _extremum_weights(ans, x, axis_name)
+
+    def rule(trace, x, dim, *, axis_name):
+        return (x, None) if dim is None else (reduce(x, (dim,)), None)
+
+    defjvp(prim, jvp)
+    defvjp(prim, vjp)
+    collective_rules[prim] = rule
+    return prim
+
+
+pmax_p = _pextremum("pmax", reduce_max)
+pmin_p = _pextremum("pmin", reduce_min)
+
+
+def pmax(x: Any, axis_name: Any) -> Any:
+    """The elementwise maximum of ``x`` over the members of the mapped axis ``axis_name``.
+
+    Members that tie for the maximum share its gradient evenly (JAX gives it to each of them).
+    """
+
+    def leaf(v):
+        v = _operand(v)
+        for n in _names(axis_name):
+            v = pmax_p.bind(v, axis_name=n)
+        return v
+
+    return tree_map(leaf, x)
+
+
+def pmin(x: Any, axis_name: Any) -> Any:
+    """The elementwise minimum of ``x`` over the members of the mapped axis ``axis_name``."""
+
+    def leaf(v):
+        v = _operand(v)
+        for n in _names(axis_name):
+            v = pmin_p.bind(v, axis_name=n)
+        return v
+
+    return tree_map(leaf, x)
+
+
+# ----------------------------------------------------------------------------- all_gather
+
+
+def _gather_axis(axis: int, rank: int, tiled: bool, who: str = "all_gather") -> int:
+    """``axis`` as a non-negative axis of the result (negative: counted from its end)."""
+    out_rank = rank if tiled else rank + 1
+    if not -out_rank <= axis < out_rank:
+        raise ValueError(
+            f"{who}: axis {axis} is out of range for an operand of rank {rank} (tiled={tiled})"
+        )
+    return axis % out_rank
+
+
+def _all_gather_abstract_eval(x, *, axis_name, axis, tiled):
+    n = _axis_size(axis_name, "all_gather")
+    shape = list(x.shape)
+    ax = _gather_axis(axis, len(shape), tiled)
+    if tiled:
+        shape[ax] *= n
+    else:
+        shape.insert(ax, n)
+    return ShapedArray(tuple(shape), x.dtype)
+
+
+def _all_gather_vjp(g, ans, x, *, axis_name, axis, tiled):
+    # Every member's output holds x_i at slot i, so x_i's cotangent is slot i of the sum of all
+    # members' cotangents (JAX's psum_scatter); the slot is picked by a one-hot contraction.
+    total = psum_p.bind(g, axis_name=axis_name)
+    ax = _gather_axis(axis, len(x.shape), tiled)
+    shape = tuple(total.shape)
+    n = shape[ax] // x.shape[ax] if tiled else shape[ax]
+    if tiled:
+        shape = shape[:ax] + (n, x.shape[ax]) + shape[ax + 1 :]
+        total = reshape(total, shape)
+    slots = Array(np.arange(n, dtype=np.int32).reshape((n,) + (1,) * (len(shape) - ax - 1)))
+    one_hot = convert_element_type(eq(slots, axis_index_p.bind(axis_name=axis_name)), g.dtype)
+    return reduce_sum(total * one_hot, (ax,))
+
+
+def _all_gather_collective(trace, x, dim, *, axis_name, axis, tiled):
+    n = trace.axis_size
+    rank = len(x.shape) - (dim is not None)
+    ax = _gather_axis(axis, rank, tiled)
+    out = move_batch_axis(x, dim, n, to=ax)  # every member sees the whole batched value
+    if tiled:
+        shape = tuple(out.shape)
+        out = reshape(out, shape[:ax] + (n * shape[ax + 1],) + shape[ax + 2 :])
+    return out, None
+
+
+all_gather_p = _collective("all_gather")
+all_gather_p.def_abstract_eval(_all_gather_abstract_eval)
+defjvp(all_gather_p, lambda t, ans, x, **params: all_gather_p.bind(t, **params))
+defvjp(all_gather_p, _all_gather_vjp)
+collective_rules[all_gather_p] = _all_gather_collective
+
+
+def all_gather(x: Any, axis_name: Any, axis: int = 0, tiled: bool = False) -> Any:
+    """Every member's ``x``, stacked along a new axis ``axis`` (concatenated if ``tiled``).
+
+    Args:
+      x: a pytree of arrays.
+      axis_name: the name of the mapped axis (one name).
+      axis: where the members' axis goes in the result (negative counts from the end).
+      tiled: concatenate along the existing ``axis`` instead of stacking along a new one.
+
+    Example:
+      >>> fg.vmap(lambda v: lax.all_gather(v, "i"), axis_name="i")(fnp.arange(2.0))
+      Array([[0., 1.],
+             [0., 1.]], dtype=float32)
+    """
+    if isinstance(axis_name, tuple):
+        raise NotImplementedError(
+            f"all_gather: axis_name={axis_name!r}: gathering over several axes at once is not "
+            "supported; nest all_gather calls, one name each"
+        )
+
+    def leaf(v):
+        v = _operand(v)
+        rank = len(v.shape)
+        ax = _gather_axis(int(axis), rank, bool(tiled))
+        # Bound as a new last axis, then moved: a vmap over another axis name passes the
+        # params through unchanged, which keeps its batch axis in place only for a new last axis.
+        out = all_gather_p.bind(v, axis_name=axis_name, axis=-1, tiled=False)
+        out = moveaxis(out, rank, ax)
+        if tiled:
+            shape = tuple(out.shape)
+            out = reshape(out, shape[:ax] + (shape[ax] * shape[ax + 1],) + shape[ax + 2 :])
+        return out
+
+    return tree_map(leaf, x)
+
+
+# ----------------------------------------------------------------------------- ppermute
+
+
+def _ppermute_collective(trace, x, dim, *, axis_name, perm):
+    n = trace.axis_size
+    src = np.full(n, n, dtype=np.int64)  # index n: a row of zeros (members that receive nothing)
+    for s, d in perm:
+        if not (0 <= s < n and 0 <= d < n):
+            raise ValueError(
+                f"ppermute: the pair ({s}, {d}) in perm is out of range for axis {axis_name!r} "
+                f"of size {n}"
+            )
+        src[d] = s
+    x = move_batch_axis(x, dim, n, to=0)
+    if (src == n).any():
+        x = pad(x, 0, [(0, 1, 0)] + [(0, 0, 0)] * (len(x.shape) - 1))
+    return gather(x, (Array(src),), unique_indices=len(perm) == n), 0
+
+
+def _inverse(perm):
+    return tuple((d, s) for s, d in perm)
+
+
+ppermute_p = _collective("ppermute")
+ppermute_p.def_abstract_eval(_same_abstract_eval)
+# ppermute is linear: its jvp permutes the tangent, its vjp sends cotangents back (inverse perm).
+defjvp(ppermute_p, lambda t, ans, x, **params: ppermute_p.bind(t, **params))
+defvjp(
+    ppermute_p,
+    lambda g, ans, x, *, axis_name, perm: ppermute_p.bind(
+        g, axis_name=axis_name, perm=_inverse(perm)
+    ),
+)
+collective_rules[ppermute_p] = _ppermute_collective
+
+
+def ppermute(x: Any, axis_name: Any, perm) -> Any:
+    """Sends each member's ``x`` to another: ``perm`` lists ``(source, destination)`` pairs.
+
+    Members that are no pair's destination receive zeros (as in JAX).
+
+    Example:
+      >>> shift = [(i, (i + 1) % 3) for i in range(3)]
+      >>> fg.vmap(lambda v: lax.ppermute(v, "i", shift), axis_name="i")(fnp.arange(3.0))
+      Array([2., 0., 1.], dtype=float32)
+    """
+    if isinstance(axis_name, tuple):
+        raise NotImplementedError(f"ppermute: axis_name={axis_name!r}: give one axis name")
+    try:
+        perm = tuple((int(s), int(d)) for s, d in perm)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"ppermute: perm must be (source, destination) pairs, got {perm!r}"
+        ) from None
+    for k, what in ((0, "source"), (1, "destination")):
+        seen = [p[k] for p in perm]
+        if len(set(seen)) != len(seen):
+            raise ValueError(f"ppermute: perm {perm} names a {what} more than once")
+    return tree_map(lambda v: ppermute_p.bind(_operand(v), axis_name=axis_name, perm=perm), x)
+
+
+# ----------------------------------------------------------------------------- axis_index
+
+
+def _axis_index_collective(trace, x, dim, *, axis_name):
+    return Array(np.arange(trace.axis_size, dtype=np.int32)), 0
+
+
+axis_index_p = _collective("axis_index")
+axis_index_p.def_abstract_eval(lambda *, axis_name: ShapedArray((), np.dtype(np.int32)))
+nondiff_primitives.add(axis_index_p)
+collective_rules[axis_index_p] = _axis_index_collective
+
+
+def axis_index(axis_name: Any) -> Any:
+    """This member's position (int32) along the mapped axis ``axis_name``.
+
+    A tuple of names gives the position in their flattened product (the last name fastest).
+
+    Example:
+      >>> fg.vmap(lambda v: lax.axis_index("i"), axis_name="i")(fnp.ones(3))
+      Array([0, 1, 2], dtype=int32)
+    """
+    index = None
+    for n in _names(axis_name):
+        i = axis_index_p.bind(axis_name=n)
+        index = i if index is None else index * _axis_size(n, "axis_index") + i
+    return index
