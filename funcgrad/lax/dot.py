@@ -19,6 +19,22 @@ def _free(ndim, contract, batch):
     return [i for i in range(ndim) if i not in contract and i not in batch]
 
 
+@functools.lru_cache(maxsize=1024)
+def _batched_plan(lshape, rshape, dimension_numbers):
+    # Batch axes first, then free axes, then contracted ones: one (b, m, k) @ (b, k, n) matmul.
+    (lc, rc), (lb, rb) = dimension_numbers
+    lf = _free(len(lshape), lc, lb)
+    rf = _free(len(rshape), rc, rb)
+    bshape = tuple(lshape[i] for i in lb)
+    lfs = tuple(lshape[i] for i in lf)
+    rfs = tuple(rshape[i] for i in rf)
+    k = math.prod(lshape[i] for i in lc)
+    m, n, b = math.prod(lfs), math.prod(rfs), math.prod(bshape)
+    lperm = tuple(lb) + tuple(lf) + tuple(lc)
+    rperm = tuple(rb) + tuple(rc) + tuple(rf)
+    return lperm, (b, m, k), rperm, (b, k, n), bshape + lfs + rfs
+
+
 def _dot_general_impl(xp, lhs, rhs, *, dimension_numbers, preferred_element_type=None):
     (lc, rc), (lb, rb) = dimension_numbers
     if type(lhs) is not xp.ndarray:
@@ -36,20 +52,16 @@ def _dot_general_impl(xp, lhs, rhs, *, dimension_numbers, preferred_element_type
         else:
             out = xp.tensordot(lhs, rhs, axes=(list(lc), list(rc)))
     else:
-        lf = _free(lhs.ndim, lc, lb)
-        rf = _free(rhs.ndim, rc, rb)
-        bshape = [lhs.shape[i] for i in lb]
-        lfs = [lhs.shape[i] for i in lf]
-        rfs = [rhs.shape[i] for i in rf]
-        k = math.prod(lhs.shape[i] for i in lc)
-        m, n, b = math.prod(lfs), math.prod(rfs), math.prod(bshape)
-        a = xp.transpose(lhs, list(lb) + lf + list(lc)).reshape(b, m, k)
-        c = xp.transpose(rhs, list(rb) + list(rc) + rf).reshape(b, k, n)
-        if k == 1:  # batched outer products: NumPy's matmul is ~4x slower than einsum here
+        lperm, lshape3, rperm, rshape3, out_shape = _batched_plan(
+            lhs.shape, rhs.shape, dimension_numbers
+        )
+        a = lhs.transpose(lperm).reshape(lshape3)
+        c = rhs.transpose(rperm).reshape(rshape3)
+        if lshape3[2] == 1:  # batched outer products: NumPy's matmul is ~4x slower here
             out = xp.einsum("bm,bn->bmn", a[:, :, 0], c[:, 0, :])
         else:
             out = xp.matmul(a, c)
-        out = out.reshape(bshape + lfs + rfs)
+        out = out.reshape(out_shape)
     if preferred_element_type is not None:
         out = out.astype(preferred_element_type)
     return out

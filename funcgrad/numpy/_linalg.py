@@ -31,7 +31,12 @@ def matmul(x1, x2, /):
     if len(a.shape) == 2 and len(b.shape) == 2:  # the common case, straight to the primitive
         _check_contract("matmul", a, b, 1, 0)
         return dot_general_p.bind(a, b, dimension_numbers=_MATRIX, preferred_element_type=None)
-    a_vec, b_vec = len(a.shape) == 1, len(b.shape) == 1
+    na, nb_ = len(a.shape), len(b.shape)
+    if na <= 2 and nb_ <= 2:  # vector cases: one contraction, no reshapes (cheap under vmap)
+        _check_contract("matmul", a, b, -1, 0 if nb_ == 1 else -2)
+        dims = (((na - 1,), (0,)), ((), ()))
+        return dot_general_p.bind(a, b, dimension_numbers=dims, preferred_element_type=None)
+    a_vec, b_vec = na == 1, nb_ == 1
     if a_vec:
         a = lax.reshape(a, (1,) + tuple(a.shape))
     if b_vec:

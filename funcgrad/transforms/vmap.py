@@ -65,16 +65,21 @@ def broadcasting_batch_rule(prim: Primitive) -> Callable[..., Any]:
     def rule(args, dims, **params):
         from funcgrad.lax.shape import reshape
 
-        size = batch_size(args, dims)
-        rank = max(len(np.shape(a)) - (d is not None) for a, d in zip(args, dims))
-        new = []
+        if len(args) == 1:  # unary: the batch axis stays where it is
+            return prim.bind(args[0], **params), dims[0]
+        rank = 0  # the largest logical rank among the operands
         for a, d in zip(args, dims):
+            r = len(a.shape) - (d is not None) if hasattr(a, "shape") else 0
+            if r > rank:
+                rank = r
+        new = list(args)
+        for i, d in enumerate(dims):
             if d is not None:
-                a = moveaxis(a, d, 0)
+                a = new[i] if d == 0 else moveaxis(new[i], d, 0)
                 k = len(a.shape) - 1
                 if k < rank:
-                    a = reshape(a, (size,) + (1,) * (rank - k) + tuple(a.shape[1:]))
-            new.append(a)
+                    a = reshape(a, (a.shape[0],) + (1,) * (rank - k) + tuple(a.shape[1:]))
+                new[i] = a
         return prim.bind(*new, **params), 0
 
     return rule
@@ -133,10 +138,12 @@ class BatchTrace(Trace):
 
     def process_primitive(self, prim, args, params):
         vals, dims = [], []
+        batched = False
         for a in args:
             if type(a) is BatchTracer and a._trace is self:
                 vals.append(a.val)
                 dims.append(a.batch_dim)
+                batched = True
             else:
                 vals.append(a)
                 dims.append(None)
@@ -144,7 +151,7 @@ class BatchTrace(Trace):
         if collective is not None and params.get("axis_name") == self.axis_name:
             x, d = (vals[0], dims[0]) if vals else (None, None)  # axis_index has no operand
             out, out_dim = collective(self, x, d, **params)
-        elif all(d is None for d in dims):
+        elif not batched:
             return prim.bind(*vals, **params)
         elif collective is not None and prim not in batch_rules:
             # Another axis: every member's collective, as one call on the batched value.
@@ -297,29 +304,33 @@ def vmap(
                 _expand_prefix(a, sub, axes, "in_axes", f"argument {i}")
         else:
             _expand_prefix(axes_args, tree, axes, "in_axes")
-        kw_flat, kw_tree = tree_flatten(kwargs)
-        flat = flat + kw_flat
-        axes = axes + [0] * len(kw_flat)
-        paths = _leaf_paths(args, kwargs)
-        # Validate and find the axis size.
+        if kwargs:  # keyword arguments are mapped over axis 0
+            kw_flat, kw_tree = tree_flatten(kwargs)
+            flat = flat + kw_flat
+            axes = axes + [0] * len(kw_flat)
+        else:
+            kw_tree = None
+        # Validate and find the axis size (leaf paths are only worked out for error messages).
         sizes = {}
         norm_axes = []
-        for leaf, ax, path in zip(flat, axes, paths):
+        for i, (leaf, ax) in enumerate(zip(flat, axes)):
             if ax is None:
                 norm_axes.append(None)
                 continue
             shape = np.shape(leaf) if not hasattr(leaf, "shape") else tuple(leaf.shape)
             nd = len(shape)
             if not -nd <= ax < nd:
+                path = _leaf_paths(args, kwargs)[i]
                 raise ValueError(
                     f"vmap of {name}: in_axes {ax} is out of range for {path} of shape {shape} "
                     f"(rank {nd})"
                 )
             ax %= nd
             norm_axes.append(ax)
-            sizes[path] = shape[ax]
+            sizes[i] = shape[ax]
         if len(set(sizes.values())) > 1:
-            listing = ", ".join(f"{p}: {s}" for p, s in sizes.items())
+            paths = _leaf_paths(args, kwargs)
+            listing = ", ".join(f"{paths[i]}: {s}" for i, s in sizes.items())
             raise ValueError(
                 f"vmap of {name}: mapped arguments have different sizes along the mapped axis: "
                 f"{listing}"
@@ -343,7 +354,7 @@ def vmap(
             ]
             n_pos = tree.num_leaves
             in_args = tree_unflatten(tree, tracers[:n_pos])
-            in_kwargs = tree_unflatten(kw_tree, tracers[n_pos:])
+            in_kwargs = tree_unflatten(kw_tree, tracers[n_pos:]) if kw_tree is not None else {}
             out = fun(*in_args, **in_kwargs)
             out_flat, out_tree = tree_flatten(out)
             if out_axes is None or isinstance(out_axes, int):
@@ -374,6 +385,8 @@ def _out_value(o, trace, ax, size, name):
 
     if type(o) is BatchTracer and o._trace is trace:
         val, dim = o.val, o.batch_dim
+        if dim == ax:
+            return val
         if ax is None:
             raise ValueError(
                 f"vmap of {name}: out_axes is None for an output that depends on the mapped "
