@@ -201,8 +201,8 @@ batch_rules[dot_general_p] = _dot_general_batch
 def _canonical_dims(dimension_numbers):
     (lc, rc), (lb, rb) = dimension_numbers
     return (
-        (tuple(int(i) for i in lc), tuple(int(i) for i in rc)),
-        (tuple(int(i) for i in lb), tuple(int(i) for i in rb)),
+        (tuple(map(int, lc)), tuple(map(int, rc))),
+        (tuple(map(int, lb)), tuple(map(int, rb))),
     )
 
 

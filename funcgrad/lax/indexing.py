@@ -852,7 +852,7 @@ def dynamic_slice(operand, start_indices, slice_sizes):
     operand = _as_operand(operand, "dynamic_slice")
     shape = _shape(operand)
     starts = tuple(start_indices)
-    sizes = tuple(int(n) for n in slice_sizes)
+    sizes = tuple(map(int, slice_sizes))
     _check_starts(shape, starts, "dynamic_slice")
     _check_sizes(shape, sizes, "dynamic_slice")
     return dynamic_slice_p.bind(operand, *starts, slice_sizes=sizes)

@@ -46,7 +46,7 @@ batch_rules[reshape_p] = lambda args, dims, *, new_sizes: (
 
 def reshape(x, new_sizes):
     """``x`` with shape ``new_sizes`` (a tuple of ints, no -1; ``fnp.reshape`` resolves -1)."""
-    new_sizes = tuple(int(d) for d in new_sizes)
+    new_sizes = tuple(map(int, new_sizes))
     if _shape(x) == new_sizes:
         return x
     return reshape_p.bind(x, new_sizes=new_sizes)
@@ -112,7 +112,7 @@ batch_rules[broadcast_to_p] = _broadcast_to_batch
 
 def broadcast_to(x, shape):
     """``x`` broadcast to ``shape`` with NumPy's rules (right-aligned)."""
-    shape = tuple(int(d) for d in shape)
+    shape = tuple(map(int, shape))
     if _shape(x) == shape:
         return x
     return broadcast_to_p.bind(x, shape=shape)
@@ -144,7 +144,7 @@ batch_rules[transpose_p] = lambda args, dims, *, permutation: (
 
 def transpose(x, permutation):
     """``x`` with its axes permuted: output axis ``i`` is input axis ``permutation[i]``."""
-    permutation = tuple(int(p) for p in permutation)
+    permutation = tuple(map(int, permutation))
     if permutation == tuple(range(len(permutation))):
         return x
     return transpose_p.bind(x, permutation=permutation)
@@ -277,9 +277,9 @@ def slice(x, start_indices, limit_indices, strides=None):  # noqa: A001 - lax's 
     strides = tuple(strides) if strides is not None else (1,) * nd
     return slice_p.bind(
         x,
-        start_indices=tuple(int(s) for s in start_indices),
-        limit_indices=tuple(int(s) for s in limit_indices),
-        strides=tuple(int(s) for s in strides),
+        start_indices=tuple(map(int, start_indices)),
+        limit_indices=tuple(map(int, limit_indices)),
+        strides=tuple(map(int, strides)),
     )
 
 
@@ -407,7 +407,7 @@ batch_rules[rev_p] = lambda args, dims, *, dimensions: (
 
 def rev(x, dimensions):
     """``x`` reversed along ``dimensions``."""
-    dimensions = tuple(int(d) for d in dimensions)
+    dimensions = tuple(map(int, dimensions))
     if not dimensions:
         return x
     return rev_p.bind(x, dimensions=dimensions)
