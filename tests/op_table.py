@@ -417,6 +417,56 @@ OPS = [
         shapes="rank1+",
         grad=False,
     ),
+    # pooling (windows over the trailing axis; ties avoided: max routes to one element)
+    Op(
+        "max_pool",
+        lambda x: lax.max_pool(x, (2,), (1,)),
+        lambda x: np.maximum(x[..., :-1], x[..., 1:]),
+        shapes="last2",
+        avoid=("distinct",),
+    ),
+    Op(
+        "min_window",
+        lambda x: lax.reduce_window(
+            x, np.inf, "min", (1,) * (x.ndim - 1) + (2,), (1,) * x.ndim, "VALID"
+        ),
+        lambda x: np.minimum(x[..., :-1], x[..., 1:]),
+        shapes="last2",
+        avoid=("distinct",),
+    ),
+    Op(
+        "avg_pool_pad",
+        lambda x: lax.avg_pool(x, (2,), (1,), ((1, 0),), count_include_pad=False),
+        lambda x: _np_avg_pool_pad(x),
+        shapes="last2",
+        rtol=1e-5,
+        atol=1e-6,
+    ),
+    # convolution (1-d, VALID, PyTorch layout NCW/OIW) against sliding windows + einsum
+    Op(
+        "conv1d",
+        lambda x, w: lax.conv_general_dilated(x, w, (1,), "VALID"),
+        lambda x, w: np.einsum(
+            "ncwk,ock->now", np.lib.stride_tricks.sliding_window_view(x, w.shape[-1], axis=-1), w
+        ),
+        2,
+        shapes="conv1d",
+        rtol=1e-5,
+        atol=1e-5,
+    ),
+    Op(
+        "conv1d_strided",
+        lambda x, w: lax.conv_general_dilated(x, w, (2,), "VALID"),
+        lambda x, w: np.einsum(
+            "ncwk,ock->now",
+            np.lib.stride_tricks.sliding_window_view(x, w.shape[-1], axis=-1)[:, :, ::2],
+            w,
+        ),
+        2,
+        shapes="conv1d",
+        rtol=1e-5,
+        atol=1e-5,
+    ),
     # linear algebra
     Op(
         "inv",
@@ -470,6 +520,12 @@ OPS = [
     ),
     Op("norm", fnp.linalg.norm, np.linalg.norm, rtol=1e-5, atol=1e-5),
 ]
+
+
+def _np_avg_pool_pad(x):
+    # windows of 2 with one padded element in front, not counted: [x0, (x0+x1)/2, ...]
+    pairs = (x[..., :-1] + x[..., 1:]) / 2
+    return np.concatenate([x[..., :1], pairs], axis=-1)
 
 
 def _np_set(x, y):

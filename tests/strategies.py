@@ -48,6 +48,21 @@ def shapes_for(op: Op, min_side: int = 0, max_side: int = 4, max_dims: int = 3):
         return hnp.array_shapes(
             min_dims=0, max_dims=max_dims - 1, min_side=1, max_side=max_side
         ).map(lambda s: ((3,) + s,) * n)
+    if kind == "last2":  # a trailing (window) axis of at least 2
+        return st.tuples(
+            hnp.array_shapes(
+                min_dims=0, max_dims=max_dims - 1, min_side=min_side, max_side=max_side
+            ),
+            st.integers(2, 4),
+        ).map(lambda t: (t[0] + (t[1],),) * n)
+    if kind == "conv1d":  # x (N, C, W), w (O, C, K) with K <= W
+        return st.tuples(
+            st.integers(1, 2),
+            st.integers(1, 2),
+            st.integers(2, 5),
+            st.integers(1, 2),
+            st.integers(1, 2),
+        ).map(lambda t: ((t[0], t[1], t[2]), (t[3], t[1], min(t[4], t[2]))))
     if kind == "square":
         return st.tuples(st.integers(1, 3), st.sampled_from([(), (2,)])).map(
             lambda t: (t[1] + (t[0], t[0]),)

@@ -2,6 +2,17 @@
 
 from funcgrad.lax import linalg
 from funcgrad.lax.complex import complex, conj, imag, real
+from funcgrad.lax.control import cond, fori_loop, map, scan, switch, while_loop
+from funcgrad.lax.conv import (
+    ConvDimensionNumbers,
+    conv,
+    conv_dimension_numbers,
+    conv_general_dilated,
+    conv_general_dilated_p,
+    conv_transpose,
+    conv_with_general_padding,
+    padtype_to_pads,
+)
 from funcgrad.lax.dot import dot, dot_general, dot_general_p
 from funcgrad.lax.elementwise import (
     abs,
@@ -109,3 +120,11 @@ from funcgrad.lax.shape import (
 )
 from funcgrad.lax.sort import sort, sort_key_val, top_k
 from funcgrad.lax.special import digamma, erf, erf_inv, erfc, lgamma, polygamma
+from funcgrad.lax.window import (
+    avg_pool,
+    max_pool,
+    reduce_window,
+    reduce_window_max_p,
+    reduce_window_min_p,
+    reduce_window_sum_p,
+)
