@@ -1,9 +1,10 @@
 """funcgrad: composable transforms (grad, vmap, jit, pmap) over NumPy and CuPy."""
 
-from funcgrad import lax, numpy, random, scipy, tree_util
+from funcgrad import lax, nn, numpy, optim, random, scipy, tree_util
 from funcgrad.core.array import Array
 from funcgrad.core.config import config
 from funcgrad.lax import stop_gradient
+from funcgrad.serialization import load, save
 from funcgrad.transforms.checkpoint import checkpoint, remat
 from funcgrad.transforms.custom import custom_jvp, custom_vjp
 from funcgrad.transforms.grad import grad, jvp, linearize, value_and_grad, vjp
@@ -26,9 +27,13 @@ __all__ = [
     "jvp",
     "lax",
     "linearize",
+    "nn",
+    "load",
     "numpy",
+    "optim",
     "random",
     "remat",
+    "save",
     "scipy",
     "stop_gradient",
     "tree_util",
