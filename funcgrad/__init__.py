@@ -1,6 +1,6 @@
 """funcgrad: composable transforms (grad, vmap, jit, pmap) over NumPy and CuPy."""
 
-from funcgrad import lax, nn, numpy, optim, random, scipy, tree_util
+from funcgrad import data, lax, nn, numpy, optim, random, scipy, tree_util
 from funcgrad.core.array import Array
 from funcgrad.core.config import config
 from funcgrad.lax import stop_gradient
@@ -17,6 +17,7 @@ __all__ = [
     "Array",
     "checkpoint",
     "config",
+    "data",
     "custom_jvp",
     "custom_vjp",
     "grad",

@@ -6,7 +6,6 @@ import gzip
 import hashlib
 import os
 import tempfile
-import urllib.request
 import zlib
 from typing import Any
 
@@ -53,7 +52,11 @@ _RESOURCES: dict[str, dict[str, Any]] = {
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _IMAGES_MAGIC, _LABELS_MAGIC = 2051, 2049
 
-_urlopen = urllib.request.urlopen  # module-level so that tests can stand in for the network
+def _urlopen(url, timeout):
+    """urllib's urlopen, imported on first use (module-level so tests can stand in for it)."""
+    import urllib.request
+
+    return urllib.request.urlopen(url, timeout=timeout)
 
 
 # --------------------------------------------------------------------------------------------
