@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 # Module names under benchmarks/, in the order they run. Add a workload here.
-WORKLOADS = ("linreg", "chain", "mlp", "per_example", "batched_matvec", "pool", "conv")
+WORKLOADS = ("linreg", "chain", "mlp", "per_example", "batched_matvec", "pool", "conv", "cnn")
 BASELINE = "numpy"
 
 

@@ -1,10 +1,16 @@
-"""mlp: one SGD step of a 784-256-256-10 ReLU MLP with softmax cross-entropy, batch 128."""
+"""mlp: one SGD step of a 784-256-256-10 ReLU MLP with softmax cross-entropy, batch 128.
+
+Variants: ``funcgrad`` (fnp ops on a params dict, one-hot labels, a tree_map update), ``nn`` (the
+same step as a user writes it with ``nn.Module``, ``nn.cross_entropy`` on integer labels and
+``optim.sgd``) and the hand-written NumPy baseline.
+"""
 
 import numpy as np
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
 from benchmarks import Variant, assert_close
+from funcgrad import nn, optim
 
 NAME = "mlp"
 DESCRIPTION = "one SGD step, 784-256-256-10 ReLU MLP, softmax cross-entropy, batch 128, float32"
@@ -34,6 +40,54 @@ _loss_and_grad = fg.value_and_grad(loss_fn)
 def funcgrad_step(params, x, y):
     loss, grads = _loss_and_grad(params, x, y)
     return loss, fg.tree_util.tree_map(lambda p, g: p - LR * g, params, grads)
+
+
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc0 = nn.Linear(SIZES[0], SIZES[1])
+        self.fc1 = nn.Linear(SIZES[1], SIZES[2])
+        self.fc2 = nn.Linear(SIZES[2], SIZES[3])
+
+    def forward(self, x):
+        x = nn.relu(self.fc0(x))
+        x = nn.relu(self.fc1(x))
+        return self.fc2(x)
+
+
+mlp = MLP()
+opt = optim.sgd(LR)
+
+
+def nn_loss(params, x, labels):
+    return nn.cross_entropy(mlp.apply(params, x), labels)
+
+
+_nn_loss_and_grad = fg.value_and_grad(nn_loss)
+
+
+def nn_step(state, x, labels):
+    loss, grads = _nn_loss_and_grad(state.params, x, labels)
+    return loss, opt.update(state, grads)
+
+
+def to_nn_params(params):
+    """The ``w{i}``/``b{i}`` dict as the MLP's params; nn.Linear's weight is (out, in)."""
+    return {
+        f"fc{i}": {
+            "weight": fnp.asarray(params[f"w{i}"].T.copy()),
+            "bias": fnp.asarray(params[f"b{i}"]),
+        }
+        for i in range(len(SIZES) - 1)
+    }
+
+
+def from_nn_params(params):
+    out = {}
+    for i in range(len(SIZES) - 1):
+        out[f"w{i}"] = np.asarray(params[f"fc{i}"]["weight"]).T
+        out[f"b{i}"] = np.asarray(params[f"fc{i}"]["bias"])
+    return out
 
 
 def numpy_step(p, x, y):
@@ -75,6 +129,7 @@ def setup():
     x = rng.standard_normal((BATCH, SIZES[0])).astype(np.float32)
     y = np.eye(SIZES[-1], dtype=np.float32)[rng.integers(0, SIZES[-1], BATCH)]
 
+    labels = y.argmax(axis=1)
     np_params = {k: v.copy() for k, v in params.items()}
     fg_params = fg.tree_util.tree_map(fnp.asarray, params)
     fx, fy = fnp.asarray(x), fnp.asarray(y)
@@ -82,7 +137,13 @@ def setup():
     np_loss = numpy_step(np_params, x, y)
     assert np_loss.dtype == np.float32 and all(v.dtype == np.float32 for v in np_params.values())
     assert_close((loss, new_params), (np_loss, np_params), NAME, rtol=1e-4, atol=1e-5)
+    state = opt.init(to_nn_params(params))
+    flabels = fnp.asarray(labels)
+    nn_loss_, nn_state = nn_step(state, fx, flabels)
+    got = (nn_loss_, from_nn_params(nn_state.params))
+    assert_close(got, (np_loss, np_params), f"{NAME} (nn)", rtol=1e-4, atol=1e-5)
     return {
         "numpy": Variant(lambda: numpy_step(np_params, x, y)),
         "funcgrad": Variant(lambda: funcgrad_step(fg_params, fx, fy), target_ratio=1.15),
+        "nn": Variant(lambda: nn_step(state, fx, flabels), target_ratio=1.15),
     }

@@ -52,6 +52,7 @@ _RESOURCES: dict[str, dict[str, Any]] = {
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _IMAGES_MAGIC, _LABELS_MAGIC = 2051, 2049
 
+
 def _urlopen(url, timeout):
     """urllib's urlopen, imported on first use (module-level so tests can stand in for it)."""
     import urllib.request
