@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from funcgrad.core.primitive import Primitive, ShapedArray
-from funcgrad.lax.shape import reshape, rev, transpose
+from funcgrad.lax.shape import padtype_to_pads, reshape, rev, transpose
 from funcgrad.transforms.grad import defjvp, defvjp
 from funcgrad.transforms.vmap import batch_rules
 
@@ -106,24 +106,6 @@ def _conv_permutations(specs):
         return (s.index(pair[0]), s.index(pair[1])) + tuple(s.index(c) for c in spatial)
 
     return tuple(perm(s, p) for s, p in zip(specs, pairs))
-
-
-def padtype_to_pads(in_shape, window_shape, window_strides, padding: str):
-    """``'SAME'``/``'SAME_LOWER'``/``'VALID'`` as explicit ``(lo, hi)`` pairs (XLA's rule)."""
-    p = padding.upper()
-    if p == "VALID":
-        return tuple((0, 0) for _ in in_shape)
-    if p not in ("SAME", "SAME_LOWER"):
-        raise ValueError(
-            f"conv_general_dilated: padding must be 'SAME', 'SAME_LOWER', 'VALID' or a sequence "
-            f"of (lo, hi) pairs, got {padding!r}"
-        )
-    pads = []
-    for n, k, s in zip(in_shape, window_shape, window_strides):
-        total = max((-(-n // s) - 1) * s + k - n, 0)
-        lo, hi = total // 2, total - total // 2
-        pads.append((hi, lo) if p == "SAME_LOWER" else (lo, hi))
-    return tuple(pads)
 
 
 def _dilate_shape(shape, dilation):
@@ -584,6 +566,7 @@ def conv_general_dilated(
             _dilate_shape(_take(rshape, dn.rhs_spec[2:]), rhs_dil),
             strides,
             padding,
+            "conv_general_dilated",
         )
     else:
         try:

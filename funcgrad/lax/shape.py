@@ -428,3 +428,27 @@ def squeeze(x, dimensions):
         if shape[d] != 1:
             raise ValueError(f"squeeze: axis {d} of shape {shape} has size {shape[d]}, not 1")
     return reshape(x, [s for i, s in enumerate(shape) if i not in set(dimensions)])
+
+
+def padtype_to_pads(in_shape, window_shape, window_strides, padding: str, who: str = "lax"):
+    """``'SAME'``/``'SAME_LOWER'``/``'VALID'`` as explicit ``(lo, hi)`` pairs (XLA's rule), for
+    convolutions and windowed reductions alike.
+
+    Example:
+      >>> padtype_to_pads((5,), (3,), (2,), "SAME")
+      ((1, 1),)
+    """
+    p = padding.upper()
+    if p == "VALID":
+        return tuple((0, 0) for _ in in_shape)
+    if p not in ("SAME", "SAME_LOWER"):
+        raise ValueError(
+            f"{who}: padding must be 'VALID', 'SAME', 'SAME_LOWER' or a sequence of (lo, hi) "
+            f"pairs, got {padding!r}"
+        )
+    pads = []
+    for n, k, s in zip(in_shape, window_shape, window_strides):
+        total = builtins.max((-(-n // s) - 1) * s + k - n, 0)
+        lo, hi = total // 2, total - total // 2
+        pads.append((hi, lo) if p == "SAME_LOWER" else (lo, hi))
+    return tuple(pads)

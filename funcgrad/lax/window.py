@@ -15,6 +15,7 @@ import numpy as np
 from funcgrad.core.array import Array
 from funcgrad.core.primitive import Primitive, ShapedArray, shaped_array
 from funcgrad.lax import elementwise
+from funcgrad.lax.shape import padtype_to_pads
 from funcgrad.transforms.grad import defjvp, defvjp
 from funcgrad.transforms.vmap import batch_rules, batch_size, move_batch_axis
 
@@ -431,23 +432,9 @@ def _computation_kind(computation):
 
 
 def _padtype_to_pads(in_shape, window_shape, window_strides, padding):
-    """Explicit ``(lo, hi)`` pairs for ``'VALID'``, ``'SAME'`` or ``'SAME_LOWER'`` (as in JAX)."""
     if not isinstance(padding, str):
         return tuple((int(lo), int(hi)) for lo, hi in padding)
-    kind = padding.upper()
-    if kind == "VALID":
-        return ((0, 0),) * len(in_shape)
-    if kind not in ("SAME", "SAME_LOWER"):
-        raise ValueError(
-            f"reduce_window: padding {padding!r} is not one of 'VALID', 'SAME', 'SAME_LOWER' "
-            "or (lo, hi) pairs"
-        )
-    pads = []
-    for d, w, s in zip(in_shape, window_shape, window_strides):
-        total = builtins.max((-(-d // s) - 1) * s + w - d, 0)
-        small, big = total // 2, total - total // 2
-        pads.append((big, small) if kind == "SAME_LOWER" else (small, big))
-    return tuple(pads)
+    return padtype_to_pads(in_shape, window_shape, window_strides, padding, "reduce_window")
 
 
 def _window_params(
