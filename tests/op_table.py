@@ -552,4 +552,22 @@ def _np_max(x, y):
     return out
 
 
+# Rows kept in files of their own (one per area), appended here.
+from tests import (  # noqa: E402
+    op_table_complex,
+    op_table_fft,
+    op_table_linalg,
+    op_table_numpy_edges,
+    op_table_scipy,
+)
+
+for _area in (
+    op_table_complex,
+    op_table_fft,
+    op_table_linalg,
+    op_table_numpy_edges,
+    op_table_scipy,
+):
+    OPS += _area.OPS
+
 OPS_BY_NAME = {op.name: op for op in OPS}
