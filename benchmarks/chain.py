@@ -32,9 +32,12 @@ def numpy_value_and_grad(x):
 def setup():
     x = np.float32(0.5)
     funcgrad_value_and_grad = fg.value_and_grad(f)
+    jitted = fg.jit(fg.value_and_grad(f))
     assert_close(funcgrad_value_and_grad(x), numpy_value_and_grad(x), NAME, atol=0)
+    assert_close(jitted(x), numpy_value_and_grad(x), NAME, rtol=1e-6)
     unit = dict(unit="us/primitive", scale=1e6 / PRIMITIVES)
     return {
         "numpy": Variant(lambda: numpy_value_and_grad(x), **unit),
         "funcgrad": Variant(lambda: funcgrad_value_and_grad(x), target=3.0, **unit),
+        "funcgrad jit": Variant(lambda: jitted(x), target_ratio=1.5, **unit),
     }

@@ -147,7 +147,10 @@ def setup():
     assert np_loss.dtype == np.float32 and all(v.dtype == np.float32 for v in np_params.values())
     got = (loss, nn.state_dict(new_state.params))
     assert_close(got, (np_loss, np_params), NAME, rtol=1e-4, atol=1e-6)
+    jitted_step = fg.jit(funcgrad_step)
+    assert_close(jitted_step(state, fx, fy), (loss, new_state), f"{NAME} (jit)", rtol=1e-4)
     return {
         "numpy": Variant(lambda: numpy_step(np_params, x, y)),
         "funcgrad": Variant(lambda: funcgrad_step(state, fx, fy), target_ratio=1.1),
+        "funcgrad jit": Variant(lambda: jitted_step(state, fx, fy), target_ratio=1.05),
     }

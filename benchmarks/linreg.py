@@ -18,15 +18,22 @@ def _data():
     return x, y
 
 
-def funcgrad_train(x, y, steps=STEPS, lr=LR):
-    def loss_fn(params, x, y):
-        return fnp.mean((params["w"] * x + params["b"] - y) ** 2)
+def loss_fn(params, x, y):
+    return fnp.mean((params["w"] * x + params["b"] - y) ** 2)
 
-    loss_and_grad = fg.value_and_grad(loss_fn)
+
+def sgd_step(params, x, y, lr=LR):
+    loss, grads = fg.value_and_grad(loss_fn)(params, x, y)
+    return loss, fg.tree_util.tree_map(lambda p, g: p - lr * g, params, grads)
+
+
+jitted_step = fg.jit(sgd_step)
+
+
+def funcgrad_train(x, y, steps=STEPS, step=sgd_step):
     params = {"w": fnp.zeros(()), "b": fnp.zeros(())}
     for _ in range(steps):
-        loss, grads = loss_and_grad(params, x, y)
-        params = fg.tree_util.tree_map(lambda p, g: p - lr * g, params, grads)
+        loss, params = step(params, x, y)
     return loss, params
 
 
@@ -43,8 +50,11 @@ def numpy_train(x, y, steps=STEPS, lr=LR):
 def setup():
     x, y = _data()
     fx, fy = fnp.asarray(x), fnp.asarray(y)
-    assert_close(funcgrad_train(fx, fy, 50), numpy_train(x, y, 50), NAME, rtol=1e-5)
+    expected = numpy_train(x, y, 50)
+    assert_close(funcgrad_train(fx, fy, 50), expected, NAME, rtol=1e-5)
+    assert_close(funcgrad_train(fx, fy, 50, jitted_step), expected, NAME, rtol=1e-5)
     return {
         "numpy": Variant(lambda: numpy_train(x, y)),
         "funcgrad": Variant(lambda: funcgrad_train(fx, fy), target_ratio=3.0),
+        "funcgrad jit": Variant(lambda: funcgrad_train(fx, fy, step=jitted_step), target_ratio=1.2),
     }

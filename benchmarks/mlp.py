@@ -142,8 +142,14 @@ def setup():
     nn_loss_, nn_state = nn_step(state, fx, flabels)
     got = (nn_loss_, from_nn_params(nn_state.params))
     assert_close(got, (np_loss, np_params), f"{NAME} (nn)", rtol=1e-4, atol=1e-5)
+    jitted_step = fg.jit(funcgrad_step)
+    jitted_nn_step = fg.jit(nn_step)
+    assert_close(jitted_step(fg_params, fx, fy), (loss, new_params), f"{NAME} (jit)", rtol=1e-5)
+    assert_close(jitted_nn_step(state, fx, flabels), (nn_loss_, nn_state), f"{NAME} (nn jit)")
     return {
         "numpy": Variant(lambda: numpy_step(np_params, x, y)),
         "funcgrad": Variant(lambda: funcgrad_step(fg_params, fx, fy), target_ratio=1.15),
         "nn": Variant(lambda: nn_step(state, fx, flabels), target_ratio=1.15),
+        "funcgrad jit": Variant(lambda: jitted_step(fg_params, fx, fy), target_ratio=1.05),
+        "nn jit": Variant(lambda: jitted_nn_step(state, fx, flabels), target_ratio=1.05),
     }

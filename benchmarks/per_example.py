@@ -29,6 +29,7 @@ def loss(params, x, y):
 
 
 per_example_grads = fg.vmap(fg.grad(loss), in_axes=(None, 0, 0))
+jitted_per_example_grads = fg.jit(per_example_grads)
 _grad = fg.grad(loss)
 
 
@@ -63,10 +64,15 @@ def setup():
     batched = per_example_grads(fg_params, fx, fy)
     assert all(v.dtype == np.float32 for v in batched.values())
     assert_close(batched, expected, NAME, rtol=1e-4, atol=1e-5)
+    jitted = jitted_per_example_grads(fg_params, fx, fy)
+    assert_close(jitted, expected, f"{NAME} (jit)", rtol=1e-4, atol=1e-5)
     looped = fg.tree_util.tree_map(lambda *gs: np.stack(gs), *loop_grads(fg_params, examples))
     assert_close(looped, expected, f"{NAME} (loop)", rtol=1e-4, atol=1e-5)
     return {
         "numpy": Variant(lambda: numpy_grads(params, x, y)),
         "funcgrad": Variant(lambda: per_example_grads(fg_params, fx, fy), target_ratio=2.0),
+        "funcgrad jit": Variant(
+            lambda: jitted_per_example_grads(fg_params, fx, fy), target_ratio=1.3
+        ),
         "loop": Variant(lambda: loop_grads(fg_params, examples)),
     }

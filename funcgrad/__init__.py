@@ -1,6 +1,6 @@
 """funcgrad: composable transforms (grad, vmap, jit, pmap) over NumPy and CuPy."""
 
-from funcgrad import data, lax, nn, numpy, optim, random, scipy, tree_util
+from funcgrad import data, debug, lax, nn, numpy, optim, random, scipy, tree_util
 from funcgrad.core.array import Array
 from funcgrad.core.config import config
 from funcgrad.lax import stop_gradient
@@ -9,6 +9,7 @@ from funcgrad.transforms.checkpoint import checkpoint, remat
 from funcgrad.transforms.custom import custom_jvp, custom_vjp
 from funcgrad.transforms.grad import grad, jvp, linearize, value_and_grad, vjp
 from funcgrad.transforms.jacobian import hessian, jacfwd, jacobian, jacrev
+from funcgrad.transforms.jit import jit, make_ir
 from funcgrad.transforms.vmap import vmap
 
 __version__ = "0.1.0"
@@ -18,6 +19,7 @@ __all__ = [
     "checkpoint",
     "config",
     "data",
+    "debug",
     "custom_jvp",
     "custom_vjp",
     "grad",
@@ -25,11 +27,13 @@ __all__ = [
     "jacfwd",
     "jacobian",
     "jacrev",
+    "jit",
     "jvp",
     "lax",
     "linearize",
     "nn",
     "load",
+    "make_ir",
     "numpy",
     "optim",
     "random",

@@ -8,6 +8,9 @@ import pytest
 import benchmarks
 from benchmarks import run
 
+# Workloads with a jitted row (issue 6).
+JITTED = {"linreg", "chain", "mlp", "per_example", "cnn"}
+
 
 @pytest.mark.parametrize("name", benchmarks.WORKLOADS)
 def test_workload_runs(name):
@@ -15,6 +18,8 @@ def test_workload_runs(name):
     assert module.NAME == name and module.DESCRIPTION
     vs = benchmarks.variants(module)  # setup asserts that the variants compute the same numbers
     assert benchmarks.BASELINE in vs and "funcgrad" in vs
+    if name in JITTED:
+        assert "funcgrad jit" in vs
     for variant in vs.values():
         variant.fn()
 
@@ -24,7 +29,7 @@ def test_runner_writes_table_and_json(tmp_path, capsys):
     assert run.main(["--only", "chain", "--quick", "--repeats", "1", "--json", str(path)]) == 0
     assert "chain" in capsys.readouterr().out
     rows = json.loads(path.read_text())["results"]
-    assert [r["variant"] for r in rows] == ["numpy", "funcgrad"]
+    assert [r["variant"] for r in rows] == ["numpy", "funcgrad", "funcgrad jit"]
     assert rows[0]["ratio"] == 1.0 and rows[1]["unit"] == "us/primitive"
 
 

@@ -8,8 +8,9 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
+import funcgrad as fg
 import funcgrad.numpy as fnp
-from tests.helpers import check_grads, check_vmap
+from tests.helpers import check_close, check_grads, check_vmap
 from tests.op_table import OPS
 from tests.strategies import shapes_for, values
 
@@ -91,6 +92,8 @@ NOT_IN_TABLE = {
     "custom_jvp_call": "tape keys for custom_vjp/custom_jvp, tests/transforms/test_custom.py",
     "threefry2x32": "bit-exact test vectors in tests/test_random.py",
     "searchsorted": "no derivative, tests/lax/test_sort.py",
+    "jit": "a call of a traced program, tests/transforms/test_jit.py (every row runs under jit)",
+    "debug_callback": "an effect with no outputs, tests/transforms/test_jit.py",
     **{
         name: "a control-flow primitive (takes functions): tests/lax/test_control.py"
         for name in ("scan", "cond", "while")
@@ -128,3 +131,33 @@ def test_op_table_covers_every_primitive(monkeypatch):
             check_grads(op.fn, args, order=1, atol=1e-4, rtol=1e-4)
     missing = {p.name for p in all_primitives} - seen - set(NOT_IN_TABLE)
     assert not missing, f"primitives without an op-table row: {sorted(missing)}"
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+@settings(max_examples=5)
+@given(data=st.data())
+def test_jit_matches_eager(op, data):
+    """``jit(f)`` gives ``f``'s values and dtypes (the replay runs the same NumPy calls)."""
+    shapes = data.draw(shapes_for(op, max_side=3), label="shapes")
+    dtype = data.draw(st.sampled_from(op.dtypes), label="dtype")
+    args = [fnp.asarray(a) for a in values(op, shapes, dtype, data.draw(st.integers(0, 2**16)))]
+    try:
+        expected = op.fn(*args)
+    except ValueError:
+        with pytest.raises(ValueError, match=r"\S"):
+            fg.jit(op.fn)(*args)
+        return
+    if op.name in NOT_JITTABLE:
+        with pytest.raises((TypeError, ValueError), match=NOT_JITTABLE[op.name]):
+            fg.jit(op.fn)(*args)
+        return
+    out = fg.jit(op.fn)(*args)
+    check_close(out, expected, atol=op.atol, rtol=op.rtol)
+    for o, e in zip(fg.tree_util.tree_leaves(out), fg.tree_util.tree_leaves(expected)):
+        assert o.dtype == e.dtype and o.shape == e.shape, (o.dtype, e.dtype, o.shape, e.shape)
+
+
+# Rows whose output shape depends on the values (as in JAX, these cannot be traced by shape):
+# the error to expect under jit.
+NOT_JITTABLE: dict[str, str] = {}

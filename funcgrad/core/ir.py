@@ -18,6 +18,8 @@ from funcgrad.core.trace import Trace, Tracer, leaked_tracer_error, new_trace
 from funcgrad.core.tree import PyTreeDef, tree_flatten, tree_unflatten
 
 __all__ = [
+    "effectful_primitives",
+    "program_eval_rules",
     "Var",
     "Literal",
     "Eqn",
@@ -30,12 +32,17 @@ __all__ = [
 
 
 class Var:
-    """A value of a program, known by its abstract value (named a, b, c... when printed)."""
+    """A value of a program, known by its abstract value (named a, b, c... when printed).
 
-    __slots__ = ("aval",)
+    ``weak`` is the Python scalar type (float, int, bool, complex) of a weakly typed scalar,
+    e.g. a Python float passed to a jitted function: it promotes like that Python scalar.
+    """
 
-    def __init__(self, aval: ShapedArray):
+    __slots__ = ("aval", "weak")
+
+    def __init__(self, aval: ShapedArray, weak: type | None = None):
         self.aval = aval
+        self.weak = weak
 
     def __repr__(self) -> str:
         return f"Var({aval_str(self.aval)})"
@@ -54,6 +61,17 @@ class Literal:
 
 
 Atom = Var | Literal
+
+# Primitives with an effect (e.g. a debug callback): program passes never remove, merge or
+# precompute their equations.
+effectful_primitives: set[Primitive] = set()
+
+# program_eval_rules[prim](inputs, **params) -> outputs: how ``eval_program`` re-applies an
+# equation that is not a plain bind (custom_vjp/custom_jvp calls re-dispatch to their rules).
+program_eval_rules: dict[Primitive, Callable[..., Any]] = {}
+
+# An example Python scalar per weak type: abstract_eval rules take weak scalars as they are.
+_WEAK_EXAMPLE = {float: 1.0, int: 1, bool: True, complex: 1j}
 
 
 class Eqn(NamedTuple):
@@ -130,13 +148,10 @@ class ProgramTracer(Tracer):
         return self.var.aval.dtype
 
     def concrete_value(self) -> Any:
-        raise TypeError(
-            f"a value traced inside lax.scan/cond/while_loop (shape {self.shape}, dtype "
-            f"{self.dtype}) was converted to a Python value (bool(), int(), float(), `if`, or "
-            "NumPy); only its shape and dtype are known while the body is traced. Use lax.cond "
-            "or fnp.where for data-dependent choices, or make the value static (a Python value "
-            "computed outside the loop)."
-        )
+        trace = self._trace
+        if not trace.alive:
+            raise leaked_tracer_error(trace)
+        raise trace.concretization_error(self)
 
 
 class ProgramTrace(Trace):
@@ -152,6 +167,16 @@ class ProgramTrace(Trace):
         self.constvars: list[Var] = []
         self.consts: list[Any] = []
         self._const_ids: dict[int, Var] = {}
+
+    def concretization_error(self, tracer: ProgramTracer) -> Exception:
+        """The error for converting ``tracer`` to a Python or NumPy value while tracing."""
+        return TypeError(
+            f"a value traced inside lax.scan/cond/while_loop (shape {tracer.shape}, dtype "
+            f"{tracer.dtype}) was converted to a Python value (bool(), int(), float(), `if`, or "
+            "NumPy); only its shape and dtype are known while the body is traced. Use lax.cond "
+            "or fnp.where for data-dependent choices, or make the value static (a Python value "
+            "computed outside the loop)."
+        )
 
     def const_var(self, value: Any) -> Var:
         var = self._const_ids.get(id(value))
@@ -177,10 +202,14 @@ class ProgramTrace(Trace):
     def process_primitive(self, prim, args, params):
         inputs: list[Atom] = []
         avals: list[Any] = []
+        all_weak = True
         for a in args:
             if type(a) is ProgramTracer and a._trace is self:
-                inputs.append(a.var)
-                avals.append(a.var.aval)
+                var = a.var
+                inputs.append(var)
+                avals.append(var.aval)
+                if var.weak is None:
+                    all_weak = False
             elif is_python_scalar(a):
                 inputs.append(Literal(a))
                 avals.append(a)  # abstract_eval rules take weak scalars as they are
@@ -188,6 +217,12 @@ class ProgramTrace(Trace):
                 var = self.const_var(a)
                 inputs.append(var)
                 avals.append(var.aval)
+                all_weak = False
+        if not all_weak:  # next to a strong operand, weak scalars promote like Python's
+            avals = [
+                _WEAK_EXAMPLE[x.weak] if type(x) is Var and x.weak is not None else a
+                for x, a in zip(inputs, avals)
+            ]
         rule = abstract_eval_rules.get(prim)
         if rule is None:
             raise NotImplementedError(
@@ -196,18 +231,39 @@ class ProgramTrace(Trace):
             )
         out = rule(*avals, **params)
         out_vars = [Var(o) for o in (out if prim.multiple_results else [out])]
+        if all_weak and not prim.multiple_results and "new_dtype" not in params:
+            _mark_weak(out_vars[0])  # arithmetic on weak scalars stays weak, as in Python
         self.eqns.append(Eqn(prim, inputs, dict(params), out_vars))
         if prim.multiple_results:
             return [ProgramTracer(self, v) for v in out_vars]
         return ProgramTracer(self, out_vars[0])
 
-    # custom_vjp/custom_jvp calls are traced through their primal function: inside a traced
-    # body the values are those of the function, the derivatives those of its implementation.
+    # A custom_vjp/custom_jvp call is recorded as one equation that keeps its rules: it runs
+    # its traced function, and transforming the program re-dispatches to the rules.
     def process_custom_vjp_call(self, fun, fwd, bwd, args):
-        return fun(*args)
+        from funcgrad.transforms.grad import custom_vjp_call_p
+
+        program, _ = make_program(fun, *[_aval_of(a) for a in args])
+        return custom_vjp_call_p.bind(
+            *program.consts,
+            *args,
+            program=program.consts_as_inputs(),
+            num_consts=len(program.consts),
+            fwd=fwd,
+            bwd=bwd,
+        )
 
     def process_custom_jvp_call(self, fun, rule, args):
-        return fun(*args)
+        from funcgrad.transforms.grad import custom_jvp_call_p
+
+        program, _ = make_program(fun, *[_aval_of(a) for a in args])
+        return custom_jvp_call_p.bind(
+            *program.consts,
+            *args,
+            program=program.consts_as_inputs(),
+            num_consts=len(program.consts),
+            rule=rule,
+        )
 
     def output_var(self, x: Any) -> Var:
         if isinstance(x, Tracer) and x._trace is not self and x._trace.level >= self.level:
@@ -217,6 +273,12 @@ class ProgramTrace(Trace):
         if is_python_scalar(x):
             x = Array(np.asarray(x, dtype_of(x))[()])
         return self.const_var(x)
+
+
+def _mark_weak(var: Var) -> None:
+    if var.aval.shape == ():
+        kind = np.dtype(var.aval.dtype).kind
+        var.weak = {"f": float, "i": int, "b": bool, "c": complex}.get(kind)
 
 
 def _aval_of(x: Any) -> ShapedArray:
@@ -277,7 +339,11 @@ def eval_program(program: Program, *args: Any) -> list[Any]:
     env.update(zip(program.invars, args))
     for eqn in program.eqns:
         ins = [env[x] if type(x) is Var else x.val for x in eqn.inputs]
-        out = eqn.prim.bind(*ins, **eqn.params)
+        rule = program_eval_rules.get(eqn.prim)
+        if rule is not None:
+            out = rule(ins, **eqn.params)
+        else:
+            out = eqn.prim.bind(*ins, **eqn.params)
         if eqn.prim.multiple_results:
             env.update(zip(eqn.outputs, out))
         else:
@@ -327,7 +393,8 @@ def _pp_program(p: Program, name: _Namer, indent: str) -> list[str]:
         static = {k: v for k, v in eqn.params.items() if not _programs_in(v)}
         ps = " ".join(f"{k}={_param_str(v)}" for k, v in static.items())
         args = " ".join(name(x) for x in eqn.inputs)
-        lines.append(f"{indent}    {outs} = {eqn.prim.name}{f'[{ps}]' if ps else ''} {args}")
+        lhs = f"{outs} = " if outs else ""
+        lines.append(f"{indent}    {lhs}{eqn.prim.name}{f'[{ps}]' if ps else ''} {args}")
         for k, v in eqn.params.items():
             for i, sub in enumerate(_programs_in(v)):
                 label = k if isinstance(v, Program) else f"{k}[{i}]"

@@ -152,6 +152,14 @@ def find_top_trace(args) -> Trace | None:
 
 
 def leaked_tracer_error(trace: Trace) -> Exception:
+    describe = getattr(trace, "describe", None)
+    if describe is not None:  # e.g. jit names the function the value escaped from
+        what = describe()
+        return RuntimeError(
+            f"funcgrad: leaked tracer: a value traced inside {what} escaped it (stored in a "
+            "global, a closure or an attribute) and was used after the function returned; it "
+            "has no value outside the trace. Return it from the function instead."
+        )
     return RuntimeError(
         f"funcgrad: a tracer of a finished transform ({trace!r}) was used after that transform "
         "returned. A value computed inside grad/vjp/jvp/vmap was stored outside the function "

@@ -12,6 +12,7 @@ import operator
 import numpy as np
 
 from funcgrad.core.array import Array
+from funcgrad.core.passes import forwarding_rules
 from funcgrad.core.primitive import Primitive, ShapedArray, eval_primitive
 from funcgrad.transforms.grad import defjvp, defvjp, nondiff_primitives
 from funcgrad.transforms.vmap import defbroadcasting
@@ -42,6 +43,8 @@ def _ufunc_impl(name):
         return (np_fn if xp is np else getattr(xp, name))(*args)
 
     impl.__name__ = f"_{name}_impl"
+    # jit's replay calls these directly on NumPy values (ufunc with out= to reuse a buffer).
+    impl.direct = impl.ufunc = np_fn
     return impl
 
 
@@ -69,7 +72,16 @@ def _operator_impl(op):
         return op(x, y)
 
     impl.__name__ = f"_{op.__name__}_impl"
+    impl.direct, impl.ufunc = op, _OPERATOR_UFUNCS[op]
     return impl
+
+
+_OPERATOR_UFUNCS = {
+    operator.add: np.add,
+    operator.sub: np.subtract,
+    operator.mul: np.multiply,
+    operator.truediv: np.true_divide,
+}
 
 
 def binary(name: str, ufunc: str | None = None, predicate: bool = False, op=None) -> Primitive:
@@ -503,3 +515,30 @@ def stop_gradient(x):
     from funcgrad.core.tree import tree_map
 
     return tree_map(stop_gradient_p.bind, x)
+
+
+# --------------------------------------------------------------------------------------------
+# jit's forwarding rules: which input an equation's output equals (the pass checks that shape
+# and dtype agree too), e.g. ``x * 1`` and ``x + 0`` (zeros from unused cotangents).
+
+
+def _is_one(x) -> bool:
+    return type(x).__name__ == "Literal" and x.val == 1
+
+
+def _forward_mul(eqn, is_zero):
+    a, b = eqn.inputs
+    return 0 if _is_one(b) else 1 if _is_one(a) else None
+
+
+def _forward_add(eqn, is_zero):
+    a, b = eqn.inputs
+    return 0 if is_zero(b) else 1 if is_zero(a) else None
+
+
+forwarding_rules[mul_p] = _forward_mul
+forwarding_rules[add_p] = _forward_add
+forwarding_rules[sub_p] = lambda eqn, is_zero: 0 if is_zero(eqn.inputs[1]) else None
+forwarding_rules[div_p] = lambda eqn, is_zero: 0 if _is_one(eqn.inputs[1]) else None
+forwarding_rules[convert_element_type_p] = lambda eqn, is_zero: 0
+forwarding_rules[stop_gradient_p] = lambda eqn, is_zero: 0  # the identity when run

@@ -6,6 +6,7 @@ import builtins
 
 import numpy as np
 
+from funcgrad.core.passes import forwarding_rules
 from funcgrad.core.primitive import Primitive, ShapedArray
 from funcgrad.transforms.grad import defjvp, defjvp_all, defvjp, defvjp_all
 from funcgrad.transforms.vmap import batch_rules, batch_size, move_batch_axis, moveaxis, shift_axes
@@ -36,6 +37,7 @@ def _reshape_abstract_eval(x, *, new_sizes):
 reshape_p = Primitive("reshape")
 reshape_p.def_impl(_reshape_impl)
 reshape_p.def_abstract_eval(_reshape_abstract_eval)
+forwarding_rules[reshape_p] = lambda eqn, is_zero: 0  # forwarded when the shape is unchanged
 defjvp(reshape_p, lambda t, ans, x, *, new_sizes: reshape(t, new_sizes))
 defvjp(reshape_p, lambda g, ans, x, *, new_sizes: reshape(g, _shape(x)))
 batch_rules[reshape_p] = lambda args, dims, *, new_sizes: (
@@ -94,6 +96,7 @@ def _broadcast_to_vjp(g, ans, x, *, shape):
 broadcast_to_p = Primitive("broadcast_to")
 broadcast_to_p.def_impl(_broadcast_to_impl)
 broadcast_to_p.def_abstract_eval(_broadcast_to_abstract_eval)
+forwarding_rules[broadcast_to_p] = lambda eqn, is_zero: 0  # forwarded when nothing broadcasts
 defjvp(broadcast_to_p, lambda t, ans, x, *, shape: broadcast_to(t, shape))
 defvjp(broadcast_to_p, _broadcast_to_vjp)
 
@@ -134,6 +137,9 @@ def _transpose_abstract_eval(x, *, permutation):
 transpose_p = Primitive("transpose")
 transpose_p.def_impl(_transpose_impl)
 transpose_p.def_abstract_eval(_transpose_abstract_eval)
+forwarding_rules[transpose_p] = lambda eqn, is_zero: (
+    0 if tuple(eqn.params["permutation"]) == tuple(range(len(eqn.params["permutation"]))) else None
+)
 defjvp(transpose_p, lambda t, ans, x, *, permutation: transpose(t, permutation))
 defvjp(transpose_p, lambda g, ans, x, *, permutation: transpose(g, tuple(np.argsort(permutation))))
 batch_rules[transpose_p] = lambda args, dims, *, permutation: (

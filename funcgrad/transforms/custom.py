@@ -6,9 +6,11 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from funcgrad.core.array import Array
+from funcgrad.core.ir import eval_program, program_eval_rules
 from funcgrad.core.trace import Tracer
 from funcgrad.core.tree import tree_flatten, tree_unflatten
-from funcgrad.transforms.grad import _as_array, zeros_like
+from funcgrad.transforms.grad import _as_array, custom_jvp_call_p, custom_vjp_call_p, zeros_like
 
 __all__ = ["custom_vjp", "custom_jvp"]
 
@@ -249,3 +251,43 @@ class custom_jvp:
 
         out = bind_custom_jvp(call, flat_rule, call.leaves)
         return tree_unflatten(call.out_tree, out)
+
+
+# --------------------------------------------------------------------------------------------
+# custom_vjp/custom_jvp calls inside traced programs (jit, scan/cond/while bodies)
+#
+# A traced call is one equation whose ``program`` is the traced function (its closed-over
+# values are the first ``num_consts`` inputs). Running the program runs the function; any
+# transform of the program re-dispatches the call with its rules, so they are never lost.
+
+
+def _custom_call_impl(xp, *args, program, num_consts, **rules):
+    outs = eval_program(program, *[Array(a) for a in args])
+    return [o._value for o in outs]
+
+
+def _custom_call_abstract_eval(*avals, program, num_consts, **rules):
+    return program.out_avals
+
+
+def _custom_vjp_call_eval(ins, *, program, num_consts, fwd, bwd):
+    consts = ins[:num_consts]
+    return bind_custom_vjp(
+        lambda *leaves: eval_program(program, *consts, *leaves), fwd, bwd, ins[num_consts:]
+    )
+
+
+def _custom_jvp_call_eval(ins, *, program, num_consts, rule):
+    consts = ins[:num_consts]
+    return bind_custom_jvp(
+        lambda *leaves: eval_program(program, *consts, *leaves), rule, ins[num_consts:]
+    )
+
+
+for _prim, _eval in (
+    (custom_vjp_call_p, _custom_vjp_call_eval),
+    (custom_jvp_call_p, _custom_jvp_call_eval),
+):
+    _prim.def_impl(_custom_call_impl)
+    _prim.def_abstract_eval(_custom_call_abstract_eval)
+    program_eval_rules[_prim] = _eval
