@@ -3,6 +3,8 @@
 A workload is a module listed in ``WORKLOADS`` that defines ``NAME``, ``DESCRIPTION`` and
 ``setup() -> {variant name: Variant or zero-argument callable}``; the ``"numpy"`` variant is the
 baseline the others are compared with. ``setup`` checks that all variants compute the same numbers.
+A workload may also define ``report() -> list[str]``: figures that are not per-call times (time to
+a first result, peak memory), printed under the table.
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ labels, ``fg.value_and_grad`` and ``optim.sgd``. The NumPy variant is written by
 hand-written backward with a 9-step col2im, and an in-place SGD update.
 """
 
+import statistics
+import time
+import tracemalloc
+
 import numpy as np
 
 import funcgrad as fg
@@ -149,8 +153,55 @@ def setup():
     assert_close(got, (np_loss, np_params), NAME, rtol=1e-4, atol=1e-6)
     jitted_step = fg.jit(funcgrad_step)
     assert_close(jitted_step(state, fx, fy), (loss, new_state), f"{NAME} (jit)", rtol=1e-4)
+    _inputs[:] = [state, fx, fy]
     return {
         "numpy": Variant(lambda: numpy_step(np_params, x, y)),
         "funcgrad": Variant(lambda: funcgrad_step(state, fx, fy), target_ratio=1.1),
         "funcgrad jit": Variant(lambda: jitted_step(state, fx, fy), target_ratio=1.05),
     }
+
+
+_inputs: list = []  # (state, x, y) from setup, for report()
+
+
+def _seconds(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _peak_bytes(fn) -> int:
+    """Peak memory traced while ``fn`` runs, above what was allocated before it started."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        out = fn()
+        peak = tracemalloc.get_traced_memory()[1] - before
+        del out
+    finally:
+        tracemalloc.stop()
+    return peak
+
+
+def report(repeats: int = 5) -> list[str]:
+    """Time to the first result of a newly jitted step (trace + passes + compile + one run)
+    against one eager step, and the peak extra memory of one step, eager and jitted."""
+    state, x, y = _inputs
+    eager = statistics.median(_seconds(lambda: funcgrad_step(state, x, y)) for _ in range(repeats))
+    first = statistics.median(
+        _seconds(lambda: fg.jit(funcgrad_step)(state, x, y)) for _ in range(repeats)
+    )
+    limit = 1.5 * eager + 0.05
+    jitted = fg.jit(funcgrad_step)
+    jitted(state, x, y)
+    mem_eager = _peak_bytes(lambda: funcgrad_step(state, x, y))
+    mem_jit = _peak_bytes(lambda: jitted(state, x, y))
+    return [
+        f"time to first result of the jitted step: {first * 1e3:.1f} ms; one eager step "
+        f"{eager * 1e3:.1f} ms; target <= 1.5 x eager + 50 ms = {limit * 1e3:.1f} ms  "
+        + ("ok" if first <= limit else "MISSED"),
+        f"peak extra memory of one step: eager {mem_eager / 2**20:.1f} MiB, jitted "
+        f"{mem_jit / 2**20:.1f} MiB; target jitted <= eager  "
+        + ("ok" if mem_jit <= mem_eager else "MISSED"),
+    ]

@@ -143,13 +143,19 @@ def main(argv=None) -> int:
         f"{platform.machine()}; {repeats} interleaved repeats, times per call"
     )
     rows = []
+    reports = []
     for name in args.only or WORKLOADS:
         module = load(name)
         print(f"  {name}: {module.DESCRIPTION}", flush=True)
         vs = variants(module)  # also checks that the variants agree
         rows += summarize(name, vs, bench(vs, repeats, min_time))
+        if hasattr(module, "report"):  # figures that are not per-call times (memory, latency)
+            reports += [f"{name}: {line}" for line in module.report()]
     print()
     print(format_table(rows))
+    if reports:
+        print()
+        print("\n".join(reports))
     if args.json:
         meta = {"funcgrad": fg.__version__, "numpy": np.__version__, "repeats": repeats}
         meta |= {"python": platform.python_version(), "machine": platform.machine()}

@@ -36,3 +36,12 @@ def test_runner_writes_table_and_json(tmp_path, capsys):
 def test_assert_close_catches_divergence():
     with pytest.raises(AssertionError, match="demo"):
         benchmarks.assert_close({"w": np.float32(1.0)}, {"w": np.float32(1.1)}, "demo")
+
+
+@pytest.mark.parametrize("name", [w for w in benchmarks.WORKLOADS if w == "cnn"])
+def test_reports_run(name):
+    module = benchmarks.load(name)
+    benchmarks.variants(module)
+    lines = module.report(repeats=1)
+    assert any("first result" in line for line in lines)
+    assert any("memory" in line for line in lines)

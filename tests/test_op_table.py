@@ -17,6 +17,12 @@ from tests.strategies import shapes_for, values
 GRAD_OPS = [op for op in OPS if op.grad]
 
 
+def _f64_dtypes(op):
+    """float64, and complex128 for rows that list a complex dtype (derivatives and vmap)."""
+    kinds = {np.dtype(d).kind for d in op.dtypes}
+    return [d for k, d in (("f", np.float64), ("c", np.complex128)) if k in kinds] or [np.float64]
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
 @given(data=st.data())
@@ -35,8 +41,8 @@ def test_forward_matches_numpy(op, data):
     np.testing.assert_allclose(
         np.asarray(out),
         expected,
-        rtol=op.rtol * (100 if dtype == np.float32 else 1),
-        atol=op.atol * (100 if dtype == np.float32 else 1),
+        rtol=op.rtol * (100 if dtype in (np.float32, np.complex64) else 1),
+        atol=op.atol * (100 if dtype in (np.float32, np.complex64) else 1),
     )
     assert np.asarray(out).shape == np.shape(expected)
     if np.asarray(expected).dtype.kind in "fc":
@@ -52,7 +58,8 @@ def test_forward_matches_numpy(op, data):
 def test_grads_match_finite_differences(op, data):
     shapes = data.draw(shapes_for(op, min_side=1, max_side=3), label="shapes")
     seed = data.draw(st.integers(0, 2**16), label="seed")
-    args = values(op, shapes, np.float64, seed)
+    dtype = data.draw(st.sampled_from(_f64_dtypes(op)), label="dtype")
+    args = values(op, shapes, dtype, seed)
     check_grads(op.fn, args, order=2, atol=op.grad_tol, rtol=op.grad_tol)
 
 
@@ -78,11 +85,12 @@ def test_vmap_matches_a_loop(op, data):
     if all(a is None for a in axes):
         axes[0] = 0
         batched_shapes[0] = (size,) + shapes[0]
+    dtype = data.draw(st.sampled_from(_f64_dtypes(op)), label="dtype")
     try:
-        op.ref(*values(op, shapes, np.float64, seed))
+        op.ref(*values(op, shapes, dtype, seed))
     except ValueError:
         return  # the unbatched operation itself is invalid here (e.g. an empty reduction)
-    args = values(op, batched_shapes, np.float64, seed)
+    args = values(op, batched_shapes, dtype, seed)
     check_vmap(op.fn, args, axes, atol=op.atol * 10, rtol=op.rtol * 10)
 
 
@@ -161,3 +169,30 @@ def test_jit_matches_eager(op, data):
 # Rows whose output shape depends on the values (as in JAX, these cannot be traced by shape):
 # the error to expect under jit.
 NOT_JITTABLE: dict[str, str] = {}
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("op", GRAD_OPS, ids=lambda op: op.name)
+@settings(max_examples=3)
+@given(data=st.data())
+def test_jit_composes_with_grad_and_vmap(op, data):
+    """One gradient computed many ways: grad, jit(grad), grad(jit), vmap(jit(grad)) vs a loop,
+    and jvp(jit) vs jvp (JAX's stress-test style)."""
+    shapes = data.draw(shapes_for(op, min_side=1, max_side=3), label="shapes")
+    seed = data.draw(st.integers(0, 2**16), label="seed")
+    args = [fnp.asarray(a) for a in values(op, shapes, np.float64, seed)]
+
+    def scalar(*a):
+        return sum(fnp.sum(fnp.real(o)) for o in fg.tree_util.tree_leaves(op.fn(*a)))
+
+    if op.name in NOT_JITTABLE:
+        return
+    tol = dict(atol=1e-8, rtol=1e-8)
+    expected = fg.grad(scalar)(*args)
+    check_close(fg.jit(fg.grad(scalar))(*args), expected, **tol)
+    check_close(fg.grad(fg.jit(scalar))(*args), expected, **tol)
+    tangents = [fnp.ones_like(a) for a in args]
+    check_close(fg.jvp(fg.jit(op.fn), args, tangents), fg.jvp(op.fn, args, tangents), **tol)
+    batch = [fnp.stack([a, a]) for a in args]  # the same point twice: values stay in the domain
+    vmapped = fg.vmap(fg.jit(fg.grad(scalar)))(*batch)
+    check_close(vmapped, fg.tree_util.tree_map(lambda g: fnp.stack([g, g]), expected), **tol)

@@ -72,6 +72,7 @@ from funcgrad.lax.elementwise import (
     tanh,
     trunc,
 )
+from funcgrad.lax.fft import FftType, fft
 from funcgrad.lax.indexing import (
     dynamic_index_in_dim,
     dynamic_slice,

@@ -105,9 +105,10 @@ def conj(x):
 
 
 def _complex_impl(xp, x, y):
+    dtype = _complex_dtype(np.result_type(x, y))  # before asarray: Python scalars stay weak
     x, y = xp.asarray(x), xp.asarray(y)
     # Assigning the parts (not x + 1j * y) keeps infinities exact: inf * 1j would give nan.
-    out = xp.empty(np.broadcast_shapes(x.shape, y.shape), _complex_dtype(np.result_type(x, y)))
+    out = xp.empty(np.broadcast_shapes(x.shape, y.shape), dtype)
     out.real = x
     out.imag = y
     return out
@@ -143,5 +144,16 @@ defbroadcasting(complex_p)
 
 
 def complex(x, y):  # noqa: A001 - lax's name
-    """The complex array ``x + 1j * y`` from real ``x`` and ``y`` (broadcast together)."""
+    """The complex array ``x + 1j * y`` from real ``x`` and ``y`` (broadcast together).
+
+    Example:
+      >>> lax.complex(1.0, fnp.asarray([2.0, -1.0]))
+      Array([1.+2.j, 1.-1.j], dtype=complex64)
+    """
+    for name, a in (("x", x), ("y", y)):
+        if _dtype(a).kind == "c":
+            raise TypeError(
+                f"complex: argument {name} must be real, got dtype {_dtype(a)}; take its real "
+                "part (lax.real) or use x + 1j * y for complex parts"
+            )
     return complex_p.bind(x, y)

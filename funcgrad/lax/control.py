@@ -16,6 +16,7 @@ import numpy as np
 from funcgrad.core.array import Array
 from funcgrad.core.ir import Program, Var, aval_str, eval_program, make_program
 from funcgrad.core.primitive import Primitive, ShapedArray
+from funcgrad.core.replay import compile_program
 from funcgrad.core.tree import PyTreeDef, tree_flatten, tree_unflatten
 from funcgrad.lax.elementwise import clamp, convert_element_type, eq, ne, select
 from funcgrad.lax.reduce import reduce_or
@@ -42,6 +43,15 @@ def _wrap(x):
 
 def _unwrap(x):
     return x._value if isinstance(x, Array) else x
+
+
+def _runner(xp, program: Program) -> Callable[[list], list]:
+    """Runs ``program`` on raw NumPy/CuPy values: with the replay interpreter for NumPy (the
+    program is compiled once and cached), else by binding each equation."""
+    if xp is np:
+        exe = compile_program(program)
+        return lambda vals: exe(list(vals))
+    return lambda vals: [_unwrap(o) for o in eval_program(program, *[_wrap(v) for v in vals])]
 
 
 def _fun(program: Program) -> Callable[..., list]:
@@ -234,12 +244,13 @@ def _split(seq, *sizes):
 
 
 def _scan_impl(xp, *args, program, num_consts, num_carry, length, reverse):
-    consts, carry, xs = _split([_wrap(a) for a in args], num_consts, num_carry)
+    consts, carry, xs = _split(list(args), num_consts, num_carry)
+    run = _runner(xp, program)
     ys = []
     for i in reversed(range(length)) if reverse else range(length):
-        outs = eval_program(program, *consts, *carry, *[Array(x._value[i]) for x in xs])
+        outs = run([*consts, *carry, *[x[i] for x in xs]])
         carry = outs[:num_carry]
-        ys.append([_unwrap(y) for y in outs[num_carry:]])
+        ys.append(outs[num_carry:])
     if reverse:
         ys.reverse()
     y_avals = program.out_avals[num_carry:]
@@ -247,7 +258,7 @@ def _scan_impl(xp, *args, program, num_consts, num_carry, length, reverse):
         stacked = [xp.zeros((0,) + a.shape, a.dtype) for a in y_avals]
     else:
         stacked = [xp.stack([row[j] for row in ys]) for j in range(len(y_avals))]
-    return [_unwrap(c) for c in carry] + stacked
+    return list(carry) + stacked
 
 
 def _scan_abstract_eval(*avals, program, num_consts, num_carry, length, reverse):
@@ -449,7 +460,7 @@ def _cond(index, funs, operands, names=None):
 
 def _cond_impl(xp, index, *args, branches):
     i = min(max(int(index), 0), len(branches) - 1)
-    return [_unwrap(o) for o in eval_program(branches[i], *[_wrap(a) for a in args])]
+    return _runner(xp, branches[i])(args)
 
 
 def _cond_abstract_eval(index, *avals, branches):
@@ -567,10 +578,11 @@ def _trace_while_body(body_fun, init_flat, init_tree, weak):
 
 
 def _while_impl(xp, *args, cond_program, body_program, cond_nconsts, body_nconsts):
-    cc, bc, carry = _split([_wrap(a) for a in args], cond_nconsts, body_nconsts)
-    while bool(_unwrap(eval_program(cond_program, *cc, *carry)[0])):
-        carry = eval_program(body_program, *bc, *carry)
-    return [_unwrap(c) for c in carry]
+    cc, bc, carry = _split(list(args), cond_nconsts, body_nconsts)
+    test, body = _runner(xp, cond_program), _runner(xp, body_program)
+    while bool(test([*cc, *carry])[0]):
+        carry = body([*bc, *carry])
+    return list(carry)
 
 
 def _while_abstract_eval(*avals, cond_program, body_program, cond_nconsts, body_nconsts):

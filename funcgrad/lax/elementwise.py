@@ -69,7 +69,9 @@ def _operator_impl(op):
     # Python's operators on NumPy values call the same ufuncs, but skip the ufunc call's
     # argument parsing for NumPy scalars (about 50 ns instead of 700 ns for float32 * 1.01).
     def impl(xp, x, y):
-        return op(x, y)
+        out = op(x, y)
+        # 1j * np.float64(x) runs Python's complex.__mul__ (np.float64 subclasses float)
+        return np.complex128(out) if type(out) is complex else out
 
     impl.__name__ = f"_{op.__name__}_impl"
     impl.direct, impl.ufunc = op, _OPERATOR_UFUNCS[op]
@@ -176,8 +178,10 @@ defvjp(
 
 
 def _pow_dx(ans, x, y):
-    # d/dx x**y = y * x**(y-1); defined as 0 where y == 0 (so x**0 is flat everywhere, even at 0).
-    return select(y == 0, 0.0, y * pow(x, y - 1))
+    # d/dx x**y = y * x**(y-1), and 0 where y == 0 (x**0 is flat everywhere, even at x = 0).
+    # Writing it y * x**(y'-1) with y' = 1 where y == 0 gives 0 * x**0 = 0 there with no
+    # inf * 0 anywhere, so every higher derivative of x**0 is 0 too (not nan).
+    return y * pow(x, select(y == 0, 1.0, y) - 1)
 
 
 def _pow_dy(ans, x, y):
@@ -267,11 +271,53 @@ sinh_p = unary("sinh", None, lambda ans, x: cosh(x))
 cosh_p = unary("cosh", None, lambda ans, x: sinh(x))
 tanh_p = unary("tanh", None, lambda ans, x: 1.0 - ans * ans)
 asinh_p = unary("asinh", "arcsinh", lambda ans, x: rsqrt(x * x + 1.0))
-acosh_p = unary("acosh", "arccosh", lambda ans, x: rsqrt((x - 1.0) * (x + 1.0)))
+acosh_p = unary("acosh", "arccosh", lambda ans, x: _acosh_deriv(x))
 atanh_p = unary("atanh", "arctanh", lambda ans, x: 1.0 / (1.0 - x * x))
 sqrt_p = unary("sqrt", None, lambda ans, x: 0.5 / ans)
 cbrt_p = unary("cbrt", None, lambda ans, x: 1.0 / (3.0 * ans * ans))
-abs_p = unary("abs", "absolute", lambda ans, x: sign(x))  # abs'(0) = 0, as in PyTorch
+
+
+def _acosh_deriv(x):
+    # 1 / sqrt((x - 1)(x + 1)) for real x; for complex x the product of the two square roots
+    # follows arccosh's branch cut (the real axis left of 1), the root of the product does not.
+    if x.dtype.kind == "c":
+        return rsqrt(x - 1.0) * rsqrt(x + 1.0)
+    return rsqrt((x - 1.0) * (x + 1.0))
+
+
+# abs'(0) = 0, as in PyTorch. For complex x, |x| is real and not holomorphic: its jvp is
+# Re(conj(x) t) / |x| and its vjp (the transpose) g conj(x) / |x|, both 0 at x = 0 (as JAX).
+def _abs_dir(ans, x):
+    from funcgrad.lax.complex import conj
+
+    return conj(x) / select(ans == 0, 1.0, ans)
+
+
+def _abs_jvp(t, ans, x):
+    if x.dtype.kind != "c":
+        return t * sign(x)
+    from funcgrad.lax.complex import real
+
+    return real(t * _abs_dir(ans, x))
+
+
+def _abs_vjp(g, ans, x):
+    return g * (_abs_dir(ans, x) if x.dtype.kind == "c" else sign(x))
+
+
+def _abs_abstract_eval(x):
+    out = _elementwise_abstract_eval(x)
+    if out.dtype.kind == "c":  # |x| of a complex x is real
+        return ShapedArray(out.shape, np.empty((), out.dtype).real.dtype)
+    return out
+
+
+abs_p = Primitive("abs")
+abs_p.def_impl(_ufunc_impl("absolute"))
+abs_p.def_abstract_eval(_abs_abstract_eval)
+defbroadcasting(abs_p)
+defjvp(abs_p, _abs_jvp)
+defvjp(abs_p, _abs_vjp)
 
 
 def _rsqrt_impl(xp, x):
@@ -283,6 +329,8 @@ rsqrt_p.def_impl(_rsqrt_impl)
 
 
 def _logistic_impl(xp, x):
+    if x.dtype.kind == "c":  # no overflow-safe form: |exp(-x)| depends only on Re(x)
+        return 1.0 / (1.0 + xp.exp(-x))
     # 1 / (1 + exp(-x)) overflows exp for very negative x; this form never does.
     e = xp.exp(-xp.abs(x))
     return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
@@ -291,7 +339,37 @@ def _logistic_impl(xp, x):
 logistic_p = unary("logistic", None, lambda ans, x: ans * (1.0 - ans))
 logistic_p.def_impl(_logistic_impl)
 
-sign_p = unary("sign")
+
+# sign: piecewise constant for real x (zero derivative). For complex x, sign(x) = x / |x| moves
+# with x: jvp (t - s Re(conj(s) t)) / |x|, vjp (g - Re(g s) conj(s)) / |x| (0 at x = 0), as in
+# PyTorch's sgn; JAX gives it a zero derivative for complex x too.
+def _sign_parts(ans, x):
+    from funcgrad.lax.complex import conj, real
+
+    r = abs(x)
+    return conj, real, select(r == 0, 0.0, 1.0 / select(r == 0, 1.0, r))
+
+
+def _sign_jvp(t, ans, x):
+    if x.dtype.kind != "c":
+        return None
+    conj, real, inv_r = _sign_parts(ans, x)
+    return (t - ans * real(conj(ans) * t)) * inv_r
+
+
+def _sign_vjp(g, ans, x):
+    if x.dtype.kind != "c":
+        return None
+    conj, real, inv_r = _sign_parts(ans, x)
+    return (g - real(g * ans) * conj(ans)) * inv_r
+
+
+sign_p = Primitive("sign")
+sign_p.def_impl(_ufunc_impl("sign"))
+sign_p.def_abstract_eval(_elementwise_abstract_eval)
+defbroadcasting(sign_p)
+defjvp(sign_p, _sign_jvp)
+defvjp(sign_p, _sign_vjp)
 floor_p = unary("floor")
 ceil_p = unary("ceil")
 round_p = unary("round", "rint")  # half to even, as NumPy
@@ -394,7 +472,11 @@ defvjp(
 
 
 def _convert_element_type_impl(xp, x, *, new_dtype):
-    return xp.asarray(x).astype(new_dtype) if not hasattr(x, "astype") else x.astype(new_dtype)
+    if not hasattr(x, "astype"):
+        x = xp.asarray(x)
+    if x.dtype.kind == "c" and np.dtype(new_dtype).kind != "c":
+        x = x.real  # what astype keeps, without its ComplexWarning (the wrapper warns)
+    return x.astype(new_dtype)
 
 
 def _convert_element_type_abstract_eval(x, *, new_dtype):
@@ -411,7 +493,8 @@ def _convert_jvp(t, ans, x, *, new_dtype):
 def _convert_vjp(g, ans, x, *, new_dtype):
     if np.dtype(new_dtype).kind not in "fc" or x.dtype.kind not in "fc":
         return None
-    return convert_element_type(g, x.dtype)
+    # complex -> real input: the transpose of the inclusion is the real part (no warning)
+    return g if g.dtype == x.dtype else convert_element_type_p.bind(g, new_dtype=x.dtype)
 
 
 convert_element_type_p = Primitive("convert_element_type")
@@ -498,10 +581,23 @@ def clamp(min, x, max):  # noqa: A002 - lax's argument names
 
 
 def convert_element_type(x, new_dtype):
-    """``x`` converted to ``new_dtype``; conversion to an integer type has no derivative."""
+    """``x`` converted to ``new_dtype``; conversion to an integer type has no derivative.
+
+    Complex to real keeps the real part and warns (``np.exceptions.ComplexWarning``), as NumPy's
+    ``astype`` and JAX do; use ``lax.real`` to take it on purpose.
+    """
     new_dtype = np.dtype(new_dtype)
-    if getattr(x, "dtype", None) == new_dtype:
+    dtype = getattr(x, "dtype", None)
+    if dtype == new_dtype:
         return x
+    if dtype is not None and dtype.kind == "c" and new_dtype.kind != "c":
+        import warnings
+
+        warnings.warn(
+            "Casting complex values to real discards the imaginary part",
+            np.exceptions.ComplexWarning,
+            stacklevel=2,
+        )
     return convert_element_type_p.bind(x, new_dtype=new_dtype)
 
 

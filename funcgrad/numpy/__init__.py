@@ -2,46 +2,73 @@
 
 # NumPy's dtypes and constants, so that ``fnp.float32`` and ``fnp.pi`` work as in NumPy.
 from numpy import (  # noqa: E402
-    bool_,
-    complex64,
-    complex128,
+    complexfloating,
     dtype,
     e,
     finfo,
+    floating,
+    generic,
+    iinfo,
+    inexact,
+    inf,
+    integer,
+    issubdtype,
+    nan,
+    newaxis,
+    number,
+    pi,
+    signedinteger,
+    unsignedinteger,
+)
+
+from funcgrad.numpy import _array_methods, fft, linalg
+from funcgrad.numpy._complex import (
+    angle,
+    conj,
+    conjugate,
+    imag,
+    iscomplex,
+    iscomplexobj,
+    isreal,
+    isrealobj,
+    real,
+)
+from funcgrad.numpy._core import (  # float32 etc.: dtypes that also convert traced values
+    arange,
+    array,
+    asarray,
+    bool_,
+    cdouble,
+    complex64,
+    complex128,
+    csingle,
+    double,
+    empty,
+    empty_like,
+    eye,
     float16,
     float32,
     float64,
-    iinfo,
-    inf,
+    full,
+    full_like,
+    half,
+    identity,
     int8,
     int16,
     int32,
     int64,
-    issubdtype,
-    nan,
-    newaxis,
-    pi,
-    uint8,
-    uint32,
-    uint64,
-)
-
-from funcgrad.numpy import _array_methods, linalg
-from funcgrad.numpy._complex import angle, conj, conjugate, imag, real
-from funcgrad.numpy._core import (
-    arange,
-    array,
-    asarray,
-    empty,
-    empty_like,
-    eye,
-    full,
-    full_like,
-    identity,
+    int_,
+    intp,
     linspace,
     ndarray,
     ones,
     ones_like,
+    single,
+    uint,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
     zeros,
     zeros_like,
 )
@@ -151,6 +178,38 @@ from funcgrad.numpy._math import (
     trunc,
     where,
 )
+from funcgrad.numpy._nan import (
+    nanargmax,
+    nanargmin,
+    nancumprod,
+    nancumsum,
+    nanmax,
+    nanmean,
+    nanmin,
+    nanprod,
+    nanstd,
+    nansum,
+    nanvar,
+)
+from funcgrad.numpy._numeric import (
+    convolve,
+    correlate,
+    diff,
+    ediff1d,
+    gradient,
+    real_if_close,
+    trapezoid,
+)
+from funcgrad.numpy._poly import (
+    interp,
+    polyadd,
+    polyder,
+    polyint,
+    polymul,
+    polysub,
+    polyval,
+    vander,
+)
 from funcgrad.numpy._reductions import (
     all,
     amax,
@@ -171,6 +230,7 @@ from funcgrad.numpy._reductions import (
     var,
 )
 from funcgrad.numpy._shape import (
+    append,
     array_split,
     atleast_1d,
     atleast_2d,
@@ -181,6 +241,7 @@ from funcgrad.numpy._shape import (
     column_stack,
     concatenate,
     copy,
+    delete,
     dstack,
     expand_dims,
     flip,
@@ -188,7 +249,9 @@ from funcgrad.numpy._shape import (
     flipud,
     hsplit,
     hstack,
+    insert,
     matrix_transpose,
+    meshgrid,
     moveaxis,
     ndim,
     pad,
@@ -209,5 +272,18 @@ from funcgrad.numpy._shape import (
     vstack,
 )
 from funcgrad.numpy._sorting import argsort, searchsorted, sort, unique
+from funcgrad.numpy._stats import (
+    average,
+    corrcoef,
+    cov,
+    median,
+    nanmedian,
+    nanpercentile,
+    nanquantile,
+    percentile,
+    quantile,
+)
+
+bool = bool_  # noqa: A001 - NumPy 2's name
 
 _array_methods.install()

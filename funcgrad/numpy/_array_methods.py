@@ -97,8 +97,14 @@ def _at(self):
     return _IndexUpdateHelper(self)
 
 
-def _astype(self, dtype, copy=True):
+def _astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
     return lax.convert_element_type(self, np.dtype(dtype))
+
+
+def _fill(self, value):
+    raise TypeError(
+        "x.fill: funcgrad arrays are immutable; use x = fnp.full_like(x, value) instead"
+    )
 
 
 def _reshape(self, *shape, order="C"):
@@ -131,9 +137,11 @@ def _imag(self):
     return imag(self)
 
 
-def _dot(self, b):
+def _dot(self, b, out=None):
+    from funcgrad.numpy._core import no_out
     from funcgrad.numpy._linalg import dot
 
+    no_out("dot", out)
     return dot(self, b)
 
 
@@ -214,12 +222,16 @@ _METHODS = {
     "argmin": lambda self, axis=None, out=None, keepdims=False: _reductions.argmin(
         self, axis, out, keepdims
     ),
-    "all": lambda self, axis=None, out=None, keepdims=False: _reductions.all(
-        self, axis, out, keepdims
+    "all": lambda self, axis=None, out=None, keepdims=False, *, where=None: _reductions.all(
+        self, axis, out, keepdims, where=where
     ),
-    "any": lambda self, axis=None, out=None, keepdims=False: _reductions.any(
-        self, axis, out, keepdims
+    "any": lambda self, axis=None, out=None, keepdims=False, *, where=None: _reductions.any(
+        self, axis, out, keepdims, where=where
     ),
+    "copy": lambda self, order="C": self,  # immutable: a copy is never needed
+    "fill": _fill,
+    "itemsize": property(lambda self: np.dtype(self.dtype).itemsize),
+    "nbytes": property(lambda self: self.size * np.dtype(self.dtype).itemsize),
     "cumsum": lambda self, axis=None, dtype=None, out=None: _reductions.cumsum(
         self, axis, dtype, out
     ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -40,12 +41,102 @@ def _contains_traced(value: Any) -> bool:
     return False
 
 
-def asarray(a: Any, dtype=None, copy: bool | None = None) -> Any:
+_INTERNAL = frozenset({"operand", "unary_operand", "asarray_checked"})
+
+
+def public_caller(default: str = "asarray") -> str:
+    """The name of the public ``fnp`` function the user called (for error messages): the
+    outermost ``funcgrad.numpy`` frame on the stack before the user's code."""
+    frame = sys._getframe(1)
+    name = default
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not module.startswith("funcgrad"):
+            break
+        code = frame.f_code
+        fn = code.co_name
+        if "name" in code.co_freevars:  # a function made by a factory (_unary("sin", ...))
+            fn = frame.f_locals.get("name", fn)
+        if module.startswith("funcgrad.numpy") and fn[0] not in "_<" and fn not in _INTERNAL:
+            name = ("linalg." if module == "funcgrad.numpy.linalg" else "") + fn
+        frame = frame.f_back
+    return name
+
+
+def _element_shapes(value) -> list:
+    shapes = []
+    for v in value:
+        try:
+            shapes.append(tuple(v.shape) if isinstance(v, ArrayBase) else np.shape(v))
+        except ValueError:
+            shapes.append("ragged")
+    return shapes
+
+
+def _ragged_error(value, who: str) -> ValueError:
+    return ValueError(
+        f"fnp.{who}: cannot make an array from a {type(value).__name__} whose elements have "
+        f"different shapes {_element_shapes(value)}; give elements of one shape (pad or reshape "
+        "them), or use fnp.concatenate for arrays that differ along one axis"
+    )
+
+
+_WEAK_OF_KIND = {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}
+
+
+def _stack_traced(value) -> Any:
+    """An array from a list/tuple holding traced values. Python scalars in it are weakly typed
+    (``[x_f32, 1.0]`` stays float32), NumPy values keep their dtype."""
+    elems, shapes, kinds = [], [], []
+    for v in value:
+        if isinstance(v, (list, tuple)) and _contains_traced(v):
+            v = _stack_traced(v)
+        if isinstance(v, ArrayBase):
+            elems.append(v)
+            shapes.append(tuple(v.shape))
+            kinds.append(v.dtype)
+            continue
+        try:
+            raw = np.asarray(v)
+        except ValueError:
+            raise _ragged_error(value, public_caller()) from None
+        if raw.dtype == object:
+            raise TypeError(
+                f"fnp.{public_caller()}: cannot convert {v!r} (in a list) to a numeric array"
+            )
+        elems.append(raw)
+        shapes.append(raw.shape)
+        weak = type(v) in (int, float, bool, complex) or (
+            isinstance(v, (list, tuple)) and not _has_numpy(v)
+        )
+        kinds.append(_WEAK_OF_KIND.get(raw.dtype.kind, raw.dtype) if weak else raw.dtype)
+    if any(s != shapes[0] for s in shapes):
+        raise _ragged_error(value, public_caller())
+    dtype = np.result_type(*kinds)
+    parts = [
+        lax.expand_dims(lax.convert_element_type(e, dtype), (0,))
+        if isinstance(e, ArrayBase)
+        else Array(np.asarray(e, dtype)[None])
+        for e in elems
+    ]
+    return lax.concatenate(parts, 0)
+
+
+def _has_numpy(value: Any) -> bool:
+    if isinstance(value, (np.ndarray, np.generic)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_has_numpy(v) for v in value)
+    return False
+
+
+def asarray(a: Any, dtype=None, order=None, *, copy: bool | None = None, device=None) -> Any:
     """Converts ``a`` to a funcgrad array (NumPy's ``asarray``); Arrays and tracers pass through.
 
     Python floats become float32 (``fg.config.default_float_dtype``); NumPy inputs keep their
-    dtype and are copied, so later writes to them do not change the Array. Lists may contain
-    arrays being differentiated.
+    dtype and are copied, so later writes to them do not change the Array. Lists and tuples may
+    hold arrays being differentiated (``fnp.asarray([x, 1.0])`` under ``fg.grad``); Python
+    scalars among them take the arrays' dtype, as in JAX.
 
     Example:
       >>> fnp.asarray([1.0, 2.0]).dtype
@@ -54,9 +145,7 @@ def asarray(a: Any, dtype=None, copy: bool | None = None) -> Any:
     if isinstance(a, ArrayBase):
         return a if dtype is None else lax.convert_element_type(a, dtype)
     if isinstance(a, (list, tuple)) and _contains_traced(a):
-        from funcgrad.numpy._shape import stack
-
-        out = stack([asarray(v) for v in a])
+        out = _stack_traced(a)
         return out if dtype is None else lax.convert_element_type(out, dtype)
     if hasattr(a, "__array__") and not isinstance(a, (np.ndarray, np.generic)):
         xp_arr = a
@@ -68,16 +157,39 @@ def asarray(a: Any, dtype=None, copy: bool | None = None) -> Any:
         return Array(v if v.ndim else v[()])
     try:
         v = _np_default(a, dtype)
-    except (ValueError, TypeError) as e:
-        raise TypeError(f"asarray: cannot convert {type(a).__name__} to an array: {e}") from e
+    except ValueError as e:
+        if isinstance(a, (list, tuple)) and "inhomogeneous" in str(e):
+            raise _ragged_error(a, public_caller()) from None
+        raise TypeError(f"fnp.{public_caller()}: cannot convert {type(a).__name__}: {e}") from e
+    except TypeError as e:
+        raise TypeError(
+            f"fnp.{public_caller()}: cannot convert {type(a).__name__} to an array: {e}"
+        ) from e
     if v.dtype == object:
-        raise TypeError(f"asarray: cannot convert {a!r} to a numeric array")
+        raise TypeError(f"fnp.{public_caller()}: cannot convert {a!r} to a numeric array")
     return Array(v if v.ndim else v[()])
 
 
-def array(object: Any, dtype=None, copy: bool = True) -> Any:  # noqa: A002 - NumPy's name
-    """Creates an array (NumPy's ``array``); same conversions as ``asarray``."""
-    return asarray(object, dtype)
+def array(object: Any, dtype=None, *, copy: bool = True, order="K", ndmin: int = 0) -> Any:  # noqa: A002
+    """Creates an array (NumPy's ``array``); same conversions as ``asarray``.
+
+    Example:
+      >>> fg.grad(lambda x: fnp.array([x, 2.0 * x]).sum())(1.0)
+      Array(3., dtype=float32)
+    """
+    out = asarray(object, dtype)
+    if ndmin > len(out.shape):
+        out = lax.reshape(out, (1,) * (ndmin - len(out.shape)) + tuple(out.shape))
+    return out
+
+
+def no_out(who: str, out: Any) -> None:
+    """Raises NumPy's ``out=`` users a clear error: funcgrad arrays are never written."""
+    if out is not None:
+        raise TypeError(
+            f"fnp.{who}: out= is not supported because funcgrad arrays are immutable; "
+            f"use the returned value instead (y = fnp.{who}(...))"
+        )
 
 
 def operand(x: Any) -> Any:
@@ -213,3 +325,77 @@ def _concrete(v, who):
     if isinstance(v, Array):
         v = v._value
     return v.item() if isinstance(v, (np.ndarray, np.generic)) else v
+
+
+# --------------------------------------------------------------------------------------------
+# Scalar types: ``fnp.float32`` is a dtype everywhere NumPy takes one, and a converter that also
+# works on funcgrad arrays and tracers (JAX's ``_ScalarMeta``).
+
+
+class _ScalarMeta(type):
+    """The type of ``fnp.float32`` and friends.
+
+    ``np.dtype(fnp.float32)`` reads the ``dtype`` attribute; calling one converts like NumPy's
+    scalar type on plain values (``fnp.float32(1.5)`` is ``np.float32(1.5)``) and like
+    ``.astype`` on funcgrad arrays and tracers, so ``fnp.float32(x)`` works under every transform.
+    """
+
+    dtype: np.dtype
+
+    def __hash__(cls) -> int:
+        return hash(cls.dtype.type)
+
+    def __eq__(cls, other) -> bool:
+        return cls is other or cls.dtype.type == other
+
+    def __ne__(cls, other) -> bool:
+        return not cls == other
+
+    def __instancecheck__(cls, instance) -> bool:
+        return isinstance(instance, cls.dtype.type)
+
+    def __call__(cls, x=0, /):
+        if isinstance(x, ArrayBase) or (isinstance(x, (list, tuple)) and _contains_traced(x)):
+            return asarray(x, cls.dtype)
+        return cls.dtype.type(x)
+
+    def __repr__(cls) -> str:
+        return f"<class 'funcgrad.numpy.{cls.__name__}'>"
+
+
+def _scalar_type(np_type: type, name: str | None = None) -> _ScalarMeta:
+    name = name or np_type.__name__
+    return _ScalarMeta(
+        name,
+        (object,),
+        {
+            "dtype": np.dtype(np_type),
+            "__module__": "funcgrad.numpy",
+            "__doc__": f"NumPy's ``{name}`` as a dtype; calling it converts plain values as NumPy "
+            f"does and funcgrad arrays like ``x.astype({name})``.",
+        },
+    )
+
+
+bool_ = _scalar_type(np.bool_, "bool_")
+int8 = _scalar_type(np.int8)
+int16 = _scalar_type(np.int16)
+int32 = _scalar_type(np.int32)
+int64 = _scalar_type(np.int64)
+uint8 = _scalar_type(np.uint8)
+uint16 = _scalar_type(np.uint16)
+uint32 = _scalar_type(np.uint32)
+uint64 = _scalar_type(np.uint64)
+float16 = _scalar_type(np.float16)
+float32 = _scalar_type(np.float32)
+float64 = _scalar_type(np.float64)
+complex64 = _scalar_type(np.complex64)
+complex128 = _scalar_type(np.complex128)
+int_ = _scalar_type(np.int_, "int_")
+intp = _scalar_type(np.intp, "intp")
+uint = _scalar_type(np.uint, "uint")
+half = _scalar_type(np.half, "half")
+single = _scalar_type(np.single, "single")
+double = _scalar_type(np.double, "double")
+csingle = _scalar_type(np.csingle, "csingle")
+cdouble = _scalar_type(np.cdouble, "cdouble")

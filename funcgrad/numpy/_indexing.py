@@ -11,7 +11,7 @@ from funcgrad import lax
 from funcgrad.core.array import Array, ArrayBase
 from funcgrad.core.trace import Tracer
 from funcgrad.lax import indexing as _lx
-from funcgrad.numpy._core import operand, unary_operand
+from funcgrad.numpy._core import no_out, operand, unary_operand
 
 
 def getitem(x, idx):
@@ -176,8 +176,7 @@ def take(
       Array([[1, 1],
              [3, 3]], dtype=int64)
     """
-    if out is not None:
-        raise NotImplementedError("fnp.take: out= is not supported (arrays are immutable)")
+    no_out("take", out)
     x = unary_operand(a)
     if axis is None:
         x = lax.reshape(x, (x.size,))

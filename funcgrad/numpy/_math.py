@@ -28,6 +28,20 @@ def _float_operand(x):
     return x
 
 
+def _ufunc_float_operands(ufunc, *xs):
+    """Integer operands of a float ufunc converted to the dtype NumPy's loops give (int8 and
+    bool -> float16, int16 -> float32, int32 and int64 -> float64, mixed pairs alike)."""
+    if not any(getattr(x, "dtype", np.dtype("f")).kind in "biu" for x in xs):
+        return xs
+    dtype = ufunc(*[np.zeros((), x.dtype) if hasattr(x, "dtype") else x for x in xs]).dtype
+    return tuple(
+        lax.convert_element_type(x, dtype)
+        if getattr(x, "dtype", None) is not None and x.dtype.kind in "biu"
+        else x
+        for x in xs
+    )
+
+
 def _unary(name, prim, doc=None):
     # Integer inputs need no conversion: NumPy's ufuncs (and the abstract eval) promote them.
     bind = prim.bind
@@ -132,34 +146,40 @@ def _bool(x):
     return x
 
 
-def logical_and(x1, x2, /):
+def logical_and(x1, x2, /, out=None):
     """Elementwise logical and (inputs are tested for being non-zero)."""
+    _no_out("logical_and", out)
     return lax.bitwise_and(_bool(x1), _bool(x2))
 
 
-def logical_or(x1, x2, /):
+def logical_or(x1, x2, /, out=None):
     """Elementwise logical or."""
+    _no_out("logical_or", out)
     return lax.bitwise_or(_bool(x1), _bool(x2))
 
 
-def logical_xor(x1, x2, /):
+def logical_xor(x1, x2, /, out=None):
     """Elementwise logical exclusive or."""
+    _no_out("logical_xor", out)
     return lax.bitwise_xor(_bool(x1), _bool(x2))
 
 
-def logical_not(x, /):
+def logical_not(x, /, out=None):
     """Elementwise logical not."""
+    _no_out("logical_not", out)
     return lax.bitwise_not(_bool(x))
 
 
-def isnan(x, /):
+def isnan(x, /, out=None):
     """True where ``x`` is NaN."""
+    _no_out("isnan", out)
     x = unary_operand(x)
     return lax.ne(x, x)
 
 
-def isinf(x, /):
+def isinf(x, /, out=None):
     """True where ``x`` is +inf or -inf."""
+    _no_out("isinf", out)
     x = unary_operand(x)
     return lax.eq(lax.abs(x), np.inf) if x.dtype.kind in "fc" else lax.ne(x, x)
 
@@ -186,11 +206,15 @@ def reciprocal(x, /, out=None):
     """``1 / x`` elementwise (integer inputs keep NumPy's integer semantics)."""
     _no_out("reciprocal", out)
     x = unary_operand(x)
+    if x.dtype.kind in "biu":  # C's integer 1 / x: x for x = +-1, else 0 (NumPy's loop)
+        x = lax.convert_element_type(x, np.reciprocal(np.ones((), x.dtype)).dtype)
+        return lax.select(lax.eq(lax.abs(x), 1), x, lax.sub(x, x))
     return lax.div(np.ones((), x.dtype)[()], x)
 
 
-def positive(x, /):
+def positive(x, /, out=None):
     """``+x``."""
+    _no_out("positive", out)
     return unary_operand(x)
 
 
@@ -206,23 +230,26 @@ def log10(x, /, out=None):
     return log(x) * (1.0 / _pymath.log(10.0))
 
 
-def logaddexp(x1, x2, /):
+def logaddexp(x1, x2, /, out=None):
     """``log(exp(x1) + exp(x2))`` without overflow."""
+    _no_out("logaddexp", out)
     x1, x2 = _promote_float(operand(x1), operand(x2))
     m = lax.max(x1, x2)
     m = lax.stop_gradient(lax.select(lax.is_finite(m), m, 0.0))
     return m + log(exp(x1 - m) + exp(x2 - m))
 
 
-def logaddexp2(x1, x2, /):
+def logaddexp2(x1, x2, /, out=None):
     """``log2(2**x1 + 2**x2)`` without overflow."""
+    _no_out("logaddexp2", out)
     ln2 = _pymath.log(2.0)
     return logaddexp(operand(x1) * ln2, operand(x2) * ln2) * (1.0 / ln2)
 
 
-def hypot(x1, x2, /):
+def hypot(x1, x2, /, out=None):
     """``sqrt(x1**2 + x2**2)`` elementwise, without overflow for large inputs."""
-    x1, x2 = _promote_float(operand(x1), operand(x2))
+    _no_out("hypot", out)
+    x1, x2 = _promote_float(*_ufunc_float_operands(np.hypot, operand(x1), operand(x2)))
     a, b = lax.abs(x1), lax.abs(x2)
     big = lax.max(a, b)
     small = lax.min(a, b)
@@ -231,14 +258,25 @@ def hypot(x1, x2, /):
     return lax.select(big == 0, 0.0 * big, big * sqrt(1.0 + r * r))
 
 
-def clip(a, a_min=None, a_max=None, /, out=None, *, min=None, max=None):  # noqa: A002
-    """``a`` limited to ``[a_min, a_max]``; the gradient reaches ``a`` inside (inclusive)."""
+def clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None):  # noqa: A002
+    """``a`` limited to ``[a_min, a_max]`` (NumPy 2 also spells them ``min=``/``max=``).
+
+    Either bound may be None (no limit); the gradient reaches ``a`` inside, bounds included.
+
+    Example:
+      >>> fnp.clip(fnp.asarray([-2.0, 0.5, 3.0]), a_min=0.0, a_max=1.0)
+      Array([0. , 0.5, 1. ], dtype=float32)
+    """
     _no_out("clip", out)
+    if a_min is not None and min is not None:
+        raise TypeError("fnp.clip: give the lower bound once, as a_min= or min=, not both")
+    if a_max is not None and max is not None:
+        raise TypeError("fnp.clip: give the upper bound once, as a_max= or max=, not both")
     lo = a_min if a_min is not None else min
     hi = a_max if a_max is not None else max
     a = unary_operand(a)
     if lo is None and hi is None:
-        raise ValueError("fnp.clip: give a_min, a_max or both")
+        raise ValueError("fnp.clip: give a lower bound (a_min=/min=), an upper bound, or both")
     lo = -np.inf if lo is None else operand(lo)
     hi = np.inf if hi is None else operand(hi)
     return lax.clamp(lo, a, hi)
@@ -268,28 +306,33 @@ def where(condition, x=None, y=None, /):
     return lax.select(_bool(condition), operand(x), operand(y))
 
 
-def heaviside(x1, x2, /):
+def heaviside(x1, x2, /, out=None):
     """0 where ``x1 < 0``, ``x2`` where ``x1 == 0``, 1 where ``x1 > 0``."""
+    _no_out("heaviside", out)
     x1 = operand(x1)
     return lax.select(x1 < 0, 0.0, lax.select(x1 > 0, 1.0, operand(x2)))
 
 
 def sinc(x, /):
-    """``sin(pi x) / (pi x)`` with ``sinc(0) = 1``."""
-    x = _float_operand(x)
+    """``sin(pi x) / (pi x)`` with ``sinc(0) = 1`` (integer inputs give float64, as NumPy)."""
+    x = unary_operand(x)
+    if x.dtype.kind in "biu":
+        x = lax.convert_element_type(x, np.float64)
     safe = lax.select(x == 0, 1.0, x)
     y = np.pi * safe
     return lax.select(x == 0, 1.0, sin(y) / y)
 
 
-def deg2rad(x, /):
+def deg2rad(x, /, out=None):
     """Degrees to radians."""
-    return _float_operand(x) * (np.pi / 180.0)
+    _no_out("deg2rad", out)
+    return _ufunc_float_operands(np.deg2rad, unary_operand(x))[0] * (np.pi / 180.0)
 
 
-def rad2deg(x, /):
+def rad2deg(x, /, out=None):
     """Radians to degrees."""
-    return _float_operand(x) * (180.0 / np.pi)
+    _no_out("rad2deg", out)
+    return _ufunc_float_operands(np.rad2deg, unary_operand(x))[0] * (180.0 / np.pi)
 
 
 radians = deg2rad

@@ -7,7 +7,7 @@ import builtins
 import numpy as np
 
 from funcgrad import lax
-from funcgrad.numpy._core import unary_operand
+from funcgrad.numpy._core import no_out, unary_operand
 
 
 def _axes(x, axis, who):
@@ -34,9 +34,7 @@ def _keep(x, out, axes, keepdims):
     return lax.reshape(out, tuple(1 if i in axes else d for i, d in enumerate(x.shape)))
 
 
-def _no_out(who, out):
-    if out is not None:
-        raise TypeError(f"fnp.{who}: out= is not supported; funcgrad arrays are immutable")
+_no_out = no_out
 
 
 def _sum_dtype(x, dtype):
@@ -245,6 +243,7 @@ def count_nonzero(a, axis=None, keepdims=False):
     return sum(lax.ne(x, 0), axis, keepdims=keepdims)
 
 
-def ptp(a, axis=None, keepdims=False):
+def ptp(a, axis=None, out=None, keepdims=False):
     """``max - min`` over ``axis``."""
+    _no_out("ptp", out)
     return max(a, axis, keepdims=keepdims) - min(a, axis, keepdims=keepdims)

@@ -8,7 +8,7 @@ import numpy as np
 
 from funcgrad import lax
 from funcgrad.core.array import ArrayBase
-from funcgrad.numpy._core import asarray, unary_operand
+from funcgrad.numpy._core import asarray, no_out, unary_operand
 
 
 def _axis(x, axis, who):
@@ -141,8 +141,13 @@ def _common_dtype(xs):
     return [lax.convert_element_type(x, dtype) for x in xs]
 
 
-def concatenate(arrays, axis=0, dtype=None):
-    """Joins arrays along an existing axis (``axis=None`` flattens them first)."""
+def concatenate(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
+    """Joins arrays along an existing axis (``axis=None`` flattens them first).
+
+    ``arrays`` may be a list or tuple mixing arrays being differentiated, NumPy arrays and
+    nested lists. Example: ``fnp.concatenate([x, fnp.zeros(2)])``.
+    """
+    no_out("concatenate", out)
     xs = _sequence(arrays, "concatenate")
     if axis is None:
         xs = [ravel(x) for x in xs]
@@ -168,8 +173,9 @@ def concatenate(arrays, axis=0, dtype=None):
     return lax.concatenate(xs, ax)
 
 
-def stack(arrays, axis=0, dtype=None):
-    """Joins arrays of one shape along a new axis."""
+def stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
+    """Joins arrays of one shape along a new axis. Example: ``fnp.stack([x, y], axis=1)``."""
+    no_out("stack", out)
     xs = _sequence(arrays, "stack")
     shapes = {tuple(x.shape) for x in xs}
     if len(shapes) != 1:
@@ -179,7 +185,7 @@ def stack(arrays, axis=0, dtype=None):
     if not -nd <= axis < nd:
         raise ValueError(f"fnp.stack: axis {axis} is out of bounds for the result of rank {nd}")
     axis %= nd
-    return concatenate([lax.expand_dims(x, (axis,)) for x in xs], axis, dtype)
+    return concatenate([lax.expand_dims(x, (axis,)) for x in xs], axis, dtype=dtype)
 
 
 def atleast_1d(*arys):
@@ -218,14 +224,14 @@ def hstack(tup, dtype=None):
     """Stacks horizontally (along axis 1, or 0 for 1-d arrays)."""
     xs = atleast_1d(*_sequence(tup, "hstack"))
     xs = xs if isinstance(xs, list) else [xs]
-    return concatenate(xs, 0 if len(xs[0].shape) == 1 else 1, dtype)
+    return concatenate(xs, 0 if len(xs[0].shape) == 1 else 1, dtype=dtype)
 
 
 def vstack(tup, dtype=None):
     """Stacks vertically (along axis 0, 1-d arrays as rows)."""
     xs = atleast_2d(*_sequence(tup, "vstack"))
     xs = xs if isinstance(xs, list) else [xs]
-    return concatenate(xs, 0, dtype)
+    return concatenate(xs, 0, dtype=dtype)
 
 
 def dstack(tup):
@@ -444,3 +450,169 @@ def size(a, axis=None):
 def copy(a):
     """A copy (the same immutable array: copying is never needed in funcgrad)."""
     return asarray(a)
+
+
+# --------------------------------------------------------------------------------------------
+# append, insert, delete (static positions), meshgrid
+
+
+def append(arr, values, axis=None):
+    """``arr`` with ``values`` joined at the end (both flattened when ``axis`` is None).
+
+    Example:
+      >>> fnp.append(fnp.asarray([1.0, 2.0]), [3.0])
+      Array([1., 2., 3.], dtype=float32)
+    """
+    x, v = unary_operand(arr), unary_operand(values)
+    if axis is None:
+        return concatenate([ravel(x), ravel(v)], 0)
+    return concatenate([x, v], axis)
+
+
+def _static_positions(obj, who):
+    if isinstance(obj, ArrayBase):
+        from funcgrad.numpy._indexing import _concrete
+
+        obj = _concrete(obj, who)
+    return obj
+
+
+def delete(arr, obj, axis=None):
+    """``arr`` without the entries at ``obj`` along ``axis`` (flattened when None): an int, a
+    slice, a sequence of ints or a boolean mask. ``obj`` must be concrete (static).
+
+    Example:
+      >>> fnp.delete(fnp.asarray([1.0, 2.0, 3.0]), 1)
+      Array([1., 3.], dtype=float32)
+    """
+    x = unary_operand(arr)
+    if axis is None:
+        x, axis = ravel(x), 0
+    ax = _axis(x, axis, "delete")
+    n = x.shape[ax]
+    obj = _static_positions(obj, "delete")
+    keep = np.ones(n, dtype=bool)
+    if isinstance(obj, slice):
+        keep[obj] = False
+    else:
+        idx = np.asarray(obj)
+        if idx.dtype == bool:
+            if idx.shape != (n,):
+                raise ValueError(
+                    f"fnp.delete: a boolean mask must have shape ({n},) (axis {ax}), got "
+                    f"{idx.shape}"
+                )
+            keep = ~idx
+        else:
+            if idx.size and idx.dtype.kind not in "iu":
+                raise IndexError(f"fnp.delete: indices must be integers, got dtype {idx.dtype}")
+            idx = idx.astype(np.int64)
+            if idx.size and (idx.min() < -n or idx.max() >= n):
+                raise IndexError(
+                    f"fnp.delete: index {idx.tolist()} is out of bounds for axis {ax} with size {n}"
+                )
+            keep[idx] = False
+    from funcgrad.numpy._indexing import take
+
+    return take(x, np.flatnonzero(keep), axis=ax, unique_indices=True)
+
+
+def insert(arr, obj, values, axis=None):
+    """``arr`` with ``values`` inserted before the positions ``obj`` along ``axis`` (flattened
+    when None), as NumPy's ``insert``: ``obj`` is an int, a slice or a sequence of ints, and
+    must be concrete. ``values`` are cast to ``arr``'s dtype; both are differentiable.
+
+    Example:
+      >>> fnp.insert(fnp.asarray([1.0, 2.0, 3.0]), 1, 9.0)
+      Array([1., 9., 2., 3.], dtype=float32)
+    """
+    x = unary_operand(arr)
+    if axis is None:
+        x, axis = ravel(x), 0
+    ax = _axis(x, axis, "insert")
+    n = x.shape[ax]
+    nd = len(x.shape)
+    obj = _static_positions(obj, "insert")
+    idx = np.arange(*obj.indices(n)) if isinstance(obj, slice) else np.asarray(obj)
+    if idx.dtype == bool:
+        raise TypeError("fnp.insert: obj must hold integer positions, not a boolean mask")
+    if idx.size and idx.dtype.kind not in "iu":
+        raise IndexError(f"fnp.insert: positions must be integers, got dtype {idx.dtype}")
+    if idx.ndim > 1:
+        raise ValueError(f"fnp.insert: obj must be an int or 1-d, got shape {idx.shape}")
+    idx = idx.astype(np.int64)
+    if idx.size and (idx.min() < -n or idx.max() > n):
+        raise IndexError(
+            f"fnp.insert: position {idx.tolist()} is out of bounds for axis {ax} with size {n}"
+        )
+    idx = np.where(idx < 0, idx + n, idx)
+    v = lax.convert_element_type(unary_operand(values), x.dtype)
+    if idx.size == 1:  # one position: values fill a block there (moved to ``ax`` for an int)
+        pos = int(idx.reshape(()))
+        if len(v.shape) < nd:
+            v = lax.reshape(v, (1,) * (nd - len(v.shape)) + tuple(v.shape))
+        if idx.ndim == 0:
+            v = moveaxis(v, 0, ax)
+        shape = list(x.shape)
+        shape[ax] = v.shape[ax]
+        v = _insert_values(v, shape)
+        return concatenate(
+            [lax.slice_in_dim(x, 0, pos, axis=ax), v, lax.slice_in_dim(x, pos, n, axis=ax)], ax
+        )
+    k = idx.shape[0]
+    shape = list(x.shape)
+    shape[ax] = k
+    v = _insert_values(v, shape)
+    order = np.argsort(idx, kind="stable")
+    new_pos = idx.copy()
+    new_pos[order] += np.arange(k)
+    src = np.empty(n + k, dtype=np.int64)
+    mask = np.ones(n + k, dtype=bool)
+    mask[new_pos] = False
+    src[mask] = np.arange(n)
+    src[new_pos] = n + np.arange(k)
+    from funcgrad.numpy._indexing import take
+
+    return take(concatenate([x, v], ax), src, axis=ax, unique_indices=True)
+
+
+def _insert_values(v, shape):
+    try:
+        np.broadcast_shapes(tuple(v.shape), tuple(shape))
+    except ValueError:
+        raise ValueError(
+            f"fnp.insert: values of shape {tuple(v.shape)} do not broadcast to the inserted "
+            f"block of shape {tuple(shape)}"
+        ) from None
+    return lax.broadcast_to(v, tuple(shape))
+
+
+def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
+    """Coordinate arrays from 1-d coordinate vectors (NumPy's ``meshgrid``; a tuple).
+
+    ``indexing="xy"`` (default) swaps the first two output axes; ``"ij"`` keeps matrix order.
+    ``sparse=True`` returns broadcastable arrays instead of full grids.
+
+    Example:
+      >>> X, Y = fnp.meshgrid(fnp.asarray([1.0, 2.0, 3.0]), fnp.asarray([4.0, 5.0]))
+      >>> X.shape
+      (2, 3)
+    """
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"fnp.meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    xs = [ravel(unary_operand(x)) for x in xi]
+    nd = len(xs)
+    out = []
+    for i, x in enumerate(xs):
+        shape = [1] * nd
+        shape[i] = x.shape[0]
+        out.append(lax.reshape(x, tuple(shape)))
+    if indexing == "xy" and nd > 1:
+        for i, x in enumerate(out):
+            s = list(x.shape)
+            s[0], s[1] = s[1], s[0]
+            out[i] = lax.reshape(x, tuple(s))
+    if not sparse:
+        full = broadcast_shapes(*[tuple(x.shape) for x in out])
+        out = [lax.broadcast_to(x, full) for x in out]
+    return tuple(out)

@@ -1,5 +1,6 @@
-"""funcgrad.scipy: SciPy's names over funcgrad arrays (``funcgrad.scipy.special``), as jax.scipy."""
+"""funcgrad.scipy: SciPy's names over funcgrad arrays (``special``, ``stats``, ``linalg``), as
+jax.scipy. Nothing here imports SciPy itself."""
 
-from funcgrad.scipy import special
+from funcgrad.scipy import linalg, special, stats
 
-__all__ = ["special"]
+__all__ = ["linalg", "special", "stats"]

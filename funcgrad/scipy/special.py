@@ -10,8 +10,10 @@ import numpy as np
 from funcgrad import lax
 from funcgrad import numpy as fnp
 from funcgrad.numpy._math import _float_operand
+from funcgrad.transforms.custom import custom_jvp
 
 __all__ = [
+    "betaln",
     "digamma",
     "erf",
     "erfc",
@@ -20,8 +22,10 @@ __all__ = [
     "gammaln",
     "log_softmax",
     "logit",
+    "log_ndtr",
     "logsumexp",
     "ndtr",
+    "ndtri",
     "polygamma",
     "psi",
     "softmax",
@@ -31,12 +35,17 @@ __all__ = [
 
 
 def _float_pair(x, y):
+    # Python scalars are weakly typed: they take the other argument's dtype (as NumPy 2).
+    x_weak, y_weak = (type(v) in (int, float) for v in (x, y))
     x, y = fnp.asarray(x), fnp.asarray(y)
     if x.dtype.kind not in "f":
         x = _float_operand(x)
     if y.dtype.kind not in "f":
         y = _float_operand(y)
-    dtype = np.result_type(x.dtype, y.dtype)
+    if x_weak != y_weak:
+        dtype = y.dtype if x_weak else x.dtype
+    else:
+        dtype = np.result_type(x.dtype, y.dtype)
     return lax.convert_element_type(x, dtype), lax.convert_element_type(y, dtype)
 
 
@@ -207,3 +216,108 @@ def softmax(x: Any, axis=None) -> Any:
     x = _float_operand(x)
     e = fnp.exp(x - _stable_max(x, axis))
     return e / fnp.sum(e, axis=axis, keepdims=True)
+
+
+def betaln(a: Any, b: Any) -> Any:
+    """``log|B(a, b)| = gammaln(a) + gammaln(b) - gammaln(a + b)``.
+
+    Example: ``fsp.betaln(2.0, 3.0)`` gives log(1/12) = -2.4849067.
+    """
+    a, b = _float_pair(a, b)
+    return lax.lgamma(a) + lax.lgamma(b) - lax.lgamma(a + b)
+
+
+# Acklam's rational approximations of the normal quantile (relative error < 1.2e-9), refined
+# below by one Halley step on ndtr to full precision.
+_ACKLAM_A = (-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.3577518672690,
+             -30.66479806614716, 2.506628277459239)  # fmt: skip
+_ACKLAM_B = (-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972,
+             -13.28068155288572, 1.0)  # fmt: skip
+_ACKLAM_C = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838,
+             -2.549732539343734, 4.374664141464968, 2.938163982698783)  # fmt: skip
+_ACKLAM_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996,
+             3.754408661907416, 1.0)  # fmt: skip
+_SQRT_2PI = math.sqrt(2 * math.pi)
+
+
+def _horner(coeffs, x):
+    out = coeffs[0] + 0 * x
+    for c in coeffs[1:]:
+        out = out * x + c
+    return out
+
+
+@custom_jvp
+def _ndtri(p):
+    # The lower half q = min(p, 1 - p) (1 - p is exact for p >= 1/2), negated back for p > 1/2.
+    upper = p > 0.5
+    q = fnp.where(upper, 1.0 - p, p)
+    ok = (q > 0) & ~fnp.isnan(q)
+    qs = fnp.where(ok, q, 0.5)  # safe values where the answer is set below
+    tail = qs < 0.02425
+    r = fnp.sqrt(-2.0 * fnp.log(fnp.where(tail, qs, 0.01)))
+    c = qs - 0.5
+    c2 = c * c
+    x = fnp.where(
+        tail,
+        _horner(_ACKLAM_C, r) / _horner(_ACKLAM_D, r),
+        _horner(_ACKLAM_A, c2) * c / _horner(_ACKLAM_B, c2),
+    )
+    # One Halley step on ndtr(x) = q, in logs so that nothing over- or underflows down to the
+    # smallest subnormal q: u = (ndtr(x) - q) / pdf(x).
+    log_q = fnp.log(qs)
+    u = fnp.expm1(log_ndtr(x) - log_q) * fnp.exp(log_q + x * x / 2) * _SQRT_2PI
+    x = x - u / (1 + x * u / 2)
+    x = fnp.where(upper, -x, x)
+    inf = fnp.full_like(x, np.inf)
+    x = fnp.where(q == 0, fnp.where(upper, inf, -inf), x)
+    return fnp.where((p < 0) | (p > 1) | fnp.isnan(p), fnp.full_like(x, np.nan), x)
+
+
+@_ndtri.defjvp
+def _ndtri_jvp(primals, tangents):
+    (p,), (t,) = primals, tangents
+    x = _ndtri(p)
+    return x, t * (_SQRT_2PI * fnp.exp(x * x / 2))  # 1 / pdf(x)
+
+
+def ndtri(p: Any) -> Any:
+    """The inverse of ``ndtr``: the standard normal quantile; -inf at 0, inf at 1, NaN outside.
+
+    Accurate to a few ulps across (0, 1), tails included (float32 and float16 inputs are
+    computed in float64). Example: ``fsp.ndtri(0.975)`` gives 1.959964.
+    """
+    p = _float_operand(p)
+    if np.dtype(p.dtype).itemsize >= 8:
+        return _ndtri(p)
+    return lax.convert_element_type(_ndtri(lax.convert_element_type(p, np.float64)), p.dtype)
+
+
+def _log_ndtr_bounds(dtype) -> float:
+    # Below the lower bound the asymptotic series is used (its next term is under the dtype's
+    # epsilon there); erfc is still far from underflow at the bound.
+    return -10.0 if np.dtype(dtype).itemsize <= 4 else -30.0
+
+
+def log_ndtr(x: Any) -> Any:
+    """``log(ndtr(x))``, accurate for all ``x``: no underflow far in the lower tail, no
+    cancellation in the upper one.
+
+    Example: ``fsp.log_ndtr(-40.0)`` gives -804.6084 (``log(ndtr(-40.0))`` is -inf).
+    """
+    x = _float_operand(x)
+    lower = _log_ndtr_bounds(x.dtype)
+    # Each branch sees only inputs in its own range, so no branch makes inf or NaN derivatives.
+    hi = fnp.maximum(x, 0.0)
+    mid = fnp.clip(x, lower, 0.0)
+    lo = fnp.minimum(x, lower)
+    upper_part = fnp.log1p(-ndtr(-hi))
+    middle_part = fnp.log(ndtr(mid))
+    # log ndtr(x) = -x^2/2 - log(-x) - log(2 pi)/2 + log(sum_k (-1)^k (2k-1)!! / x^(2k)).
+    z = 1.0 / (lo * lo)
+    series, term = 1.0 + 0 * z, 1.0 + 0 * z
+    for k in range(1, 9):
+        term = term * (-(2 * k - 1)) * z
+        series = series + term
+    lower_part = -0.5 * lo * lo - fnp.log(-lo) - 0.5 * math.log(2 * math.pi) + fnp.log(series)
+    return fnp.where(x > 0, upper_part, fnp.where(x < lower, lower_part, middle_part))
