@@ -7,7 +7,7 @@ import numpy as np
 
 from funcgrad import lax
 from funcgrad.lax.dot import dot_general_p
-from funcgrad.numpy._core import unary_operand
+from funcgrad.numpy._core import no_out, unary_operand
 from funcgrad.numpy._indexing import diagonal
 
 
@@ -23,8 +23,10 @@ def _check_contract(who, a, b, ai, bi):
 _MATRIX = (((1,), (0,)), ((), ()))
 
 
-def matmul(x1, x2, /):
+def matmul(x1, x2, /, out=None):
     """Matrix product with NumPy's ``matmul`` rules (1-d promotion, batch broadcasting)."""
+    if out is not None:
+        no_out("matmul", out)
     a, b = unary_operand(x1), unary_operand(x2)
     if len(a.shape) == 0 or len(b.shape) == 0:
         raise ValueError("fnp.matmul: operands must not be scalars; use * for scalar products")
@@ -54,8 +56,9 @@ def matmul(x1, x2, /):
     return out
 
 
-def dot(a, b):
+def dot(a, b, out=None):
     """NumPy's ``dot``: scalars multiply, 1-d/2-d contract, N-d contract last with second-last."""
+    no_out("dot", out)
     a, b = unary_operand(a), unary_operand(b)
     if len(a.shape) == 0 or len(b.shape) == 0:
         return a * b
@@ -85,8 +88,9 @@ def inner(a, b):
     return lax.dot_general(a, b, (((len(a.shape) - 1,), (len(b.shape) - 1,)), ((), ())))
 
 
-def outer(a, b):
+def outer(a, b, out=None):
     """Outer product of the flattened arrays."""
+    no_out("outer", out)
     a, b = unary_operand(a), unary_operand(b)
     return lax.reshape(a, (a.size, 1)) * lax.reshape(b, (1, b.size))
 
@@ -282,7 +286,9 @@ def _einsum_path(ops, out_labels):
     return [tuple(step) for step in np.einsum_path(spec, *dummies, optimize="greedy")[0][1:]]
 
 
-def einsum(subscripts, *operands, optimize=None, precision=None, preferred_element_type=None):
+def einsum(
+    subscripts, *operands, out=None, optimize=None, precision=None, preferred_element_type=None
+):
     """Einstein summation (NumPy's ``einsum``), differentiable.
 
     Supports explicit (``'ij,jk->ik'``) and implicit (``'ij,jk'``) outputs, ``...`` broadcast
@@ -294,6 +300,7 @@ def einsum(subscripts, *operands, optimize=None, precision=None, preferred_eleme
     Example:
       >>> fnp.einsum('bij,bjk->bik', a, b)
     """
+    no_out("einsum", out)
     if not isinstance(subscripts, str):
         subscripts, operands = _einsum_interleaved(subscripts, operands)
     ops = [unary_operand(x) for x in operands]
