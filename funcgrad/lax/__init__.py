@@ -41,6 +41,7 @@ from funcgrad.lax.elementwise import (
     expm1,
     floor,
     floor_divide,
+    heaviside,
     ge,
     gt,
     integer_pow,

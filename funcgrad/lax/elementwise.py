@@ -222,6 +222,19 @@ defvjp(
     lambda g, ans, x, y: unbroadcast(_route_max(g, y, x), y),
 )
 
+# heaviside(x1, x2): 0 where x1 < 0, x2 where x1 == 0, 1 where x1 > 0 (NumPy's ufunc).
+heaviside_p = binary("heaviside")
+defjvp(
+    heaviside_p,
+    None,
+    lambda t, ans, x1, x2: broadcast_like(t * eq(x1, 0), ans),
+)
+defvjp(
+    heaviside_p,
+    None,
+    lambda g, ans, x1, x2: unbroadcast(g * eq(x1, 0), x2),
+)
+
 min_p = binary("min", "minimum")
 defjvp(
     min_p,
@@ -552,6 +565,7 @@ add, sub, mul, div, rem, pow, max, min, atan2 = map(
     _w2, (add_p, sub_p, mul_p, div_p, rem_p, pow_p, max_p, min_p, atan2_p)
 )
 floor_divide = _w2(floor_divide_p)
+heaviside = _w2(heaviside_p)
 eq, ne, lt, le, gt, ge = map(_w2, (eq_p, ne_p, lt_p, le_p, gt_p, ge_p))
 bitwise_and, bitwise_or, bitwise_xor = map(_w2, (and_p, or_p, xor_p))
 shift_left, shift_right = map(_w2, (shift_left_p, shift_right_p))

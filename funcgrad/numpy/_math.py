@@ -309,8 +309,7 @@ def where(condition, x=None, y=None, /):
 def heaviside(x1, x2, /, out=None):
     """0 where ``x1 < 0``, ``x2`` where ``x1 == 0``, 1 where ``x1 > 0``."""
     _no_out("heaviside", out)
-    x1 = operand(x1)
-    return lax.select(x1 < 0, 0.0, lax.select(x1 > 0, 1.0, operand(x2)))
+    return lax.heaviside(operand(x1), operand(x2))
 
 
 def sinc(x, /):

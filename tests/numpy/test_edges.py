@@ -526,3 +526,18 @@ def test_linalg_products_refuse_out():
             getattr(fnp, name)(*args, out=np.empty((2, 2)))
     with pytest.raises(TypeError, match="fnp.einsum: out= is not supported"):
         fnp.einsum("ij,jk->ik", a, a, out=np.empty((2, 2)))
+
+
+def test_maximum_splits_ties_eagerly_and_under_jit():
+    x = fnp.asarray([-1.0, 0.0, 2.0])
+    g = fg.grad(lambda v: fnp.maximum(v, 0).sum())(x)
+    np.testing.assert_array_equal(np.asarray(g), [0.0, 0.5, 1.0])  # torch.maximum's convention
+    np.testing.assert_array_equal(
+        np.asarray(fg.jit(fg.grad(lambda v: fnp.maximum(v, 0).sum()))(x)), [0.0, 0.5, 1.0]
+    )
+    np.testing.assert_array_equal(
+        np.asarray(fg.grad(lambda v: fnp.minimum(1.0, v).sum())(fnp.asarray([0.0, 1.0, 3.0]))),
+        [1.0, 0.5, 0.0],
+    )
+    g = fg.grad(lambda v: fnp.heaviside(fnp.asarray([-1.0, 0.0, 1.0]), v).sum())(fnp.ones(3))
+    np.testing.assert_array_equal(np.asarray(g), [0.0, 1.0, 0.0])
