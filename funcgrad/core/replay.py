@@ -145,7 +145,11 @@ class Executable:
         self.consts = consts
         self.num_inplace = sum(s.reuse is not None for s in steps)
         out_slots = [atom_slot(v) for v in program.outvars]
-        self.source, self._run = _generate(n_in, consts, steps, out_slots)
+        # A weakly typed output (a Python scalar inside) leaves as a NumPy scalar of its dtype.
+        out_types = [
+            np.dtype(v.aval.dtype).type if v.weak is not None else None for v in program.outvars
+        ]
+        self.source, self._run = _generate(n_in, consts, steps, out_slots, out_types)
 
     def __call__(self, args: list[Any]) -> list[Any]:
         """Runs on ``args`` (one value per input). The list is taken over (emptied), so that a
@@ -153,7 +157,7 @@ class Executable:
         return self._run(args)
 
 
-def _generate(n_in: int, consts: list[Any], steps: list[Step], out_slots: list[int]):
+def _generate(n_in: int, consts: list[Any], steps: list[Step], out_slots: list[int], out_types):
     """The straight-line function that runs ``steps``: its source and the function."""
     namespace: dict[str, Any] = {"ndarray": np.ndarray, "refcount": sys.getrefcount}
     for k, c in enumerate(consts):
@@ -193,7 +197,14 @@ def _generate(n_in: int, consts: list[Any], steps: list[Step], out_slots: list[i
             lines.append(f"    {outs} = {call}")
         if step.free:
             lines.append(f"    del {', '.join(f's{i}' for i in step.free)}")
-    lines.append(f"    return [{', '.join(f's{i}' for i in out_slots)}]")
+    outs = []
+    for k, (i, t) in enumerate(zip(out_slots, out_types)):
+        if t is None:
+            outs.append(f"s{i}")
+        else:
+            namespace[f"t{k}"] = t
+            outs.append(f"t{k}(s{i})")
+    lines.append(f"    return [{', '.join(outs)}]")
     source = "\n".join(lines) + "\n"
     # Constants are globals of the generated function: only const slots are read from there.
     exec(compile(source, "<funcgrad replay>", "exec"), namespace)

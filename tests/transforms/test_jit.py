@@ -78,6 +78,12 @@ def test_python_scalars_are_weakly_typed_and_not_static():
     assert fg.jit(lambda x, a, b: x * (a * b + 1.0))(x, 2.0, 3.0).dtype == np.float32
 
 
+def test_weakly_typed_outputs_become_arrays_of_the_default_dtype():
+    out = fg.jit(lambda x, s: (x * s, s, s * 2.0))(fnp.ones(2), 2.0)
+    assert [o.dtype for o in out] == [np.float32] * 3
+    assert float(out[2]) == 4.0 and out[1].shape == ()
+
+
 def test_numpy_arguments_are_not_aliased_by_outputs():
     a = np.ones(3, np.float32)
     out = fg.jit(lambda x: x)(a)
