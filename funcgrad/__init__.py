@@ -1,8 +1,9 @@
 """funcgrad: composable transforms (grad, vmap, jit, pmap) over NumPy and CuPy."""
 
-from funcgrad import data, debug, lax, nn, numpy, optim, random, scipy, tree_util
+from funcgrad import data, debug, distributed, lax, nn, numpy, optim, random, scipy, tree_util
 from funcgrad.core.array import Array
 from funcgrad.core.config import config
+from funcgrad.distributed import process_count, process_index
 from funcgrad.lax import stop_gradient
 from funcgrad.serialization import load, save
 from funcgrad.transforms.checkpoint import checkpoint, remat
@@ -20,6 +21,7 @@ __all__ = [
     "config",
     "data",
     "debug",
+    "distributed",
     "custom_jvp",
     "custom_vjp",
     "grad",
@@ -36,6 +38,8 @@ __all__ = [
     "make_ir",
     "numpy",
     "optim",
+    "process_count",
+    "process_index",
     "random",
     "remat",
     "save",
