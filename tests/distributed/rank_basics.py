@@ -1,4 +1,4 @@
-"""Run under ``mpiexec -n 2``: initialize, broadcast_from_root, allgather (tests/test_distributed)."""
+"""Under ``mpiexec -n 2``: initialize, broadcast_from_root, allgather (test_distributed)."""
 
 import sys
 
