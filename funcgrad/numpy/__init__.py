@@ -204,6 +204,7 @@ from funcgrad.numpy._poly import (
     interp,
     polyadd,
     polyder,
+    polyfit,
     polyint,
     polymul,
     polysub,

@@ -132,6 +132,51 @@ def vander(x, N=None, increasing=False):
     return stack([lax.integer_pow(x, k) for k in powers], axis=1)
 
 
+def polyfit(x, y, deg, rcond=None, full=False, w=None, cov=False):
+    """Least-squares polynomial fit of degree ``deg`` (coefficients highest power first),
+    differentiable in ``x``, ``y`` and ``w``; ``y`` may be 2-d (one fit per column).
+
+    Solves ``vander(x, deg + 1) @ p ~ y`` with ``fnp.linalg.lstsq`` after scaling the columns to
+    unit norm, as NumPy does. ``full=True`` also returns ``(residuals, rank, singular_values,
+    rcond)``; ``cov`` is not supported.
+
+    Example:
+      >>> fnp.polyfit(fnp.asarray([0.0, 1.0, 2.0]), fnp.asarray([1.0, 3.0, 5.0]), 1)
+      Array([2., 1.], dtype=float32)
+    """
+    from funcgrad.numpy.linalg import lstsq
+
+    if cov:
+        raise NotImplementedError("fnp.polyfit: cov=True is not supported; use full=True")
+    deg = int(deg)
+    if deg < 0:
+        raise ValueError(f"fnp.polyfit: deg must be non-negative, got {deg}")
+    x, y = unary_operand(x), unary_operand(y)
+    if len(x.shape) != 1 or x.shape[0] == 0:
+        raise ValueError(f"fnp.polyfit: x must be a non-empty 1-d array, got shape {x.shape}")
+    if len(y.shape) not in (1, 2) or y.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"fnp.polyfit: y must have shape ({x.shape[0]},) or ({x.shape[0]}, k), got {y.shape}"
+        )
+    dtype = np.result_type(x.dtype, y.dtype, np.float32)
+    x, y = lax.convert_element_type(x, dtype), lax.convert_element_type(y, dtype)
+    if rcond is None:
+        rcond = x.shape[0] * float(np.finfo(dtype).eps)
+    lhs = vander(x, deg + 1)
+    rhs = y
+    if w is not None:
+        w = lax.convert_element_type(unary_operand(w), dtype)
+        lhs = lhs * lax.reshape(w, (w.shape[0], 1))
+        rhs = rhs * (w if len(y.shape) == 1 else lax.reshape(w, (w.shape[0], 1)))
+    scale = lax.sqrt(lax.reduce_sum(lhs * lhs, axes=(0,)))
+    scale = lax.select(scale == 0, 1.0, scale)
+    coef, resids, rank, s = lstsq(lhs / scale, rhs, rcond)
+    coef = (coef.T / scale).T
+    if full:
+        return coef, resids, rank, s, rcond
+    return coef
+
+
 def interp(x, xp, fp, left=None, right=None, period=None):
     """Piecewise-linear interpolation of the points (``xp``, ``fp``) at ``x`` (NumPy's
     ``interp``); ``xp`` must increase. Outside ``[xp[0], xp[-1]]`` the result is ``left``

@@ -541,3 +541,22 @@ def test_maximum_splits_ties_eagerly_and_under_jit():
     )
     g = fg.grad(lambda v: fnp.heaviside(fnp.asarray([-1.0, 0.0, 1.0]), v).sum())(fnp.ones(3))
     np.testing.assert_array_equal(np.asarray(g), [0.0, 1.0, 0.0])
+
+
+def test_polyfit_matches_numpy_and_differentiates():
+    x = np.linspace(-1, 1, 7)
+    y = 3 * x**2 - x + 0.5 + 0.01 * np.sin(7 * x)
+    w = np.linspace(0.5, 2.0, 7)
+    check_close(fnp.polyfit(x, y, 2), np.polyfit(x, y, 2), atol=1e-10)
+    check_close(
+        fnp.polyfit(x, np.stack([y, 2 * y], 1), 3),
+        np.polyfit(x, np.stack([y, 2 * y], 1), 3),
+        atol=1e-10,
+    )
+    check_close(fnp.polyfit(x, y, 2, w=w), np.polyfit(x, y, 2, w=w), atol=1e-10)
+    full, expected = fnp.polyfit(x, y, 2, full=True), np.polyfit(x, y, 2, full=True)
+    check_close(full[1], expected[1], atol=1e-10)
+    assert int(full[2]) == expected[2]
+    check_grads(lambda x, y: fnp.polyfit(x, y, 2), (x, y), order=2, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"fnp.polyfit: y must have shape \(7,\)"):
+        fnp.polyfit(x, y[:3], 1)
