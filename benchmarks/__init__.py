@@ -18,7 +18,17 @@ from typing import Any
 import numpy as np
 
 # Module names under benchmarks/, in the order they run. Add a workload here.
-WORKLOADS = ("linreg", "chain", "mlp", "per_example", "batched_matvec", "pool", "conv", "cnn")
+WORKLOADS = (
+    "linreg",
+    "chain",
+    "mlp",
+    "per_example",
+    "batched_matvec",
+    "pool",
+    "conv",
+    "cnn",
+    "pmap_mlp",
+)
 BASELINE = "numpy"
 
 

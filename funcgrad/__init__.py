@@ -1,7 +1,8 @@
 """funcgrad: composable transforms (grad, vmap, jit, pmap) over NumPy and CuPy."""
 
 from funcgrad import data, debug, distributed, lax, nn, numpy, optim, random, scipy, tree_util
-from funcgrad.core.array import Array
+from funcgrad.core.array import Array, device_get, device_put
+from funcgrad.core.backend import default_backend, device_count, devices, local_devices
 from funcgrad.core.config import config
 from funcgrad.distributed import process_count, process_index
 from funcgrad.lax import stop_gradient
@@ -11,6 +12,7 @@ from funcgrad.transforms.custom import custom_jvp, custom_vjp
 from funcgrad.transforms.grad import grad, jvp, linearize, value_and_grad, vjp
 from funcgrad.transforms.jacobian import hessian, jacfwd, jacobian, jacrev
 from funcgrad.transforms.jit import jit, make_ir
+from funcgrad.transforms.pmap import pmap
 from funcgrad.transforms.vmap import vmap
 
 __version__ = "0.1.0"
@@ -21,6 +23,11 @@ __all__ = [
     "config",
     "data",
     "debug",
+    "default_backend",
+    "device_count",
+    "device_get",
+    "device_put",
+    "devices",
     "distributed",
     "custom_jvp",
     "custom_vjp",
@@ -35,9 +42,11 @@ __all__ = [
     "linearize",
     "nn",
     "load",
+    "local_devices",
     "make_ir",
     "numpy",
     "optim",
+    "pmap",
     "process_count",
     "process_index",
     "random",

@@ -101,3 +101,17 @@ def test_checkpoint_resume_equals_uninterrupted_run_bit_for_bit(tmp_path):
     # a resume that skipped the saved state would not match: the runs really diverge
     fresh = ex.train(ex.init_train_state(seed=1), dataset, steps)
     assert ex.max_difference(a, fresh) > 0.0
+
+
+# ----------------------------------------------------------------------- data_parallel (pmap)
+
+
+def test_data_parallel_on_2_virtual_devices_equals_single_device_training():
+    """Data-parallel training on 2 virtual devices equals single-device training on the same
+    global batch."""
+    proc = _run("data_parallel.py", "--smoke", "--steps", "8", "--devices", "2", "--compare")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "devices [cpu:0, cpu:1]" in proc.stdout
+    assert _final_metric(proc.stdout, "max |param difference|") <= 1e-5
+    acc = _final_metric(proc.stdout, "\ntest accuracy")
+    assert acc == _final_metric(proc.stdout, "single-device test accuracy")

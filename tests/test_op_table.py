@@ -101,6 +101,7 @@ NOT_IN_TABLE = {
     "threefry2x32": "bit-exact test vectors in tests/test_random.py",
     "searchsorted": "no derivative, tests/lax/test_sort.py",
     "jit": "a call of a traced program, tests/transforms/test_jit.py (every row runs under jit)",
+    "pmap": "an SPMD call of a traced program, tests/transforms/test_pmap.py (rows vs vmap)",
     "debug_callback": "an effect with no outputs, tests/transforms/test_jit.py",
     **{
         name: "a control-flow primitive (takes functions): tests/lax/test_control.py"

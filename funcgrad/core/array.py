@@ -65,6 +65,13 @@ class Array(ArrayBase):
 
     @property
     def device(self) -> backend.Device:
+        """The device the array lives on: where ``fg.device_put`` committed it, else the CPU's
+        first device (an uncommitted host array).
+
+        Example:
+          >>> fnp.ones(3).device
+          cpu:0
+        """
         return backend.device_of(self._value)
 
     def __array__(self, dtype=None, copy=None):
@@ -160,3 +167,80 @@ def _rebuild(value):
 
 def is_array(x: Any) -> bool:
     return isinstance(x, ArrayBase)
+
+
+# ---------------------------------------------------------------------------------------------
+# device_put / device_get
+
+
+def device_put(x: Any, device: backend.Device | None = None) -> Any:
+    """``x`` (a pytree of arrays) as Arrays on ``device``.
+
+    With a device, each array is committed to it (``Array.device`` is that device, and an
+    operation mixing it with an array committed elsewhere is an error). Virtual CPU devices share
+    the host's memory, so this is a view, not a copy. Without a device, arrays stay uncommitted
+    (NumPy values and Python scalars become Arrays). Values being traced by a transform are
+    returned unchanged.
+
+    Example:
+      >>> with fg.config(num_cpu_devices=2):
+      ...     fg.device_put(fnp.ones(2), fg.devices()[1]).device
+      cpu:1
+    """
+    from funcgrad.core.dtypes import dtype_of
+
+    if device is not None:
+        if not isinstance(device, backend.Device):
+            raise TypeError(
+                f"fg.device_put: device must be a Device such as fg.devices()[0], got "
+                f"{type(device).__name__} {device!r}"
+            )
+        available = backend.devices(device.platform)
+        if device not in available:
+            raise ValueError(
+                f"fg.device_put: device {device!r} does not exist; the {device.platform} devices "
+                f"are {available} (set FUNCGRAD_NUM_CPU_DEVICES or fg.config.num_cpu_devices for "
+                "more virtual CPU devices)"
+            )
+        if device.platform != "cpu":
+            raise NotImplementedError(
+                f"fg.device_put: {device!r}: the GPU backend is not built yet; use a CPU device"
+            )
+
+    def put(leaf):
+        if isinstance(leaf, ArrayBase) and type(leaf) is not Array:
+            return leaf  # a tracer
+        if type(leaf) is Array:
+            value = leaf._value
+        elif isinstance(leaf, (bool, int, float, complex)):
+            value = np.asarray(leaf, dtype_of(leaf))
+        else:
+            value = np.asarray(leaf)
+            if value.dtype == object:
+                raise TypeError(
+                    f"fg.device_put: a leaf of type {type(leaf).__name__} is not an array"
+                )
+            if value is leaf or value.base is not None:
+                value = value.copy()  # the caller may write into its NumPy array later
+        if device is None or (type(value) is backend._OnDevice and value.fg_device == device):
+            return leaf if type(leaf) is Array else Array(value)
+        return Array(backend.commit(value, device))
+
+    return tree.tree_map(put, x)
+
+
+def device_get(x: Any) -> Any:
+    """``x`` (a pytree of arrays) with every Array as a NumPy array on the host.
+
+    Example:
+      >>> fg.device_get({"w": fnp.ones(2)})
+      {'w': array([1., 1.], dtype=float32)}
+    """
+
+    def get(leaf):
+        if isinstance(leaf, ArrayBase):
+            v = np.asarray(leaf)
+            return v.view(np.ndarray) if type(v) is not np.ndarray else v
+        return leaf
+
+    return tree.tree_map(get, x)

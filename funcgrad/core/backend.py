@@ -46,20 +46,187 @@ def xp_of(value) -> object:
 
 
 def device_of(value) -> Device:
+    """The device ``value`` (a NumPy/CuPy buffer) lives on or is committed to."""
+    if type(value) is _OnDevice:
+        return value.fg_device
     cp = sys.modules.get("cupy")
     if cp is not None and isinstance(value, cp.ndarray):
         return Device("gpu", value.device.id)
     return CPU
 
 
-def devices(platform: str | None = None) -> list[Device]:
-    """The devices of a platform (default: the CPU)."""
-    if platform in (None, "cpu"):
-        return [CPU]
-    raise RuntimeError(
-        f"fg.devices: platform {platform!r} is not available; install funcgrad[cuda] on a GPU "
-        "machine for 'gpu'"
+# ---------------------------------------------------------------------------------------------
+# Platforms and devices
+
+_PLATFORMS = ("cpu", "gpu")
+
+
+def _gpu_count() -> int:
+    try:
+        import cupy
+    except ImportError:
+        return -1
+    try:
+        return int(cupy.cuda.runtime.getDeviceCount())
+    except Exception:  # CuPy installed but no driver/GPU
+        return 0
+
+
+def _no_gpu_error(who: str) -> RuntimeError:
+    n = _gpu_count()
+    why = "CuPy is not installed" if n < 0 else "CuPy finds no GPU on this machine"
+    return RuntimeError(
+        f"{who}: the 'gpu' platform is not available: {why}. Install funcgrad[cuda] on a machine "
+        "with an NVIDIA GPU, or use the CPU (unset FUNCGRAD_PLATFORM or set it to 'cpu'; "
+        "FUNCGRAD_NUM_CPU_DEVICES=N gives N virtual CPU devices)"
     )
+
+
+def default_backend() -> str:
+    """The default platform: ``"cpu"``, or ``"gpu"`` when ``FUNCGRAD_PLATFORM=gpu``.
+
+    ``FUNCGRAD_PLATFORM`` is ``cpu`` or ``gpu`` (an error if no GPU is usable); unset, it is
+    the CPU (the CuPy backend is not built yet, so a GPU is used only when asked for).
+
+    Example:
+      >>> fg.default_backend()
+      'cpu'
+    """
+    platform = os.environ.get("FUNCGRAD_PLATFORM", "").strip().lower() or "cpu"
+    if platform not in _PLATFORMS:
+        raise ValueError(f"FUNCGRAD_PLATFORM={platform!r}: expected one of {', '.join(_PLATFORMS)}")
+    if platform == "gpu" and _gpu_count() <= 0:
+        raise _no_gpu_error("FUNCGRAD_PLATFORM=gpu")
+    return platform
+
+
+def devices(platform: str | None = None) -> list[Device]:
+    """The devices of ``platform`` (default: ``fg.default_backend()``), in id order.
+
+    The CPU has ``fg.config.num_cpu_devices`` virtual devices (``FUNCGRAD_NUM_CPU_DEVICES=N`` at
+    import, or ``fg.config.update("num_cpu_devices", N)``); they share the host's memory and
+    give ``pmap`` one shard thread each.
+
+    Example:
+      >>> with fg.config(num_cpu_devices=2):
+      ...     fg.devices()
+      [cpu:0, cpu:1]
+    """
+    if platform is None:
+        platform = default_backend()
+    if platform == "cpu":
+        from funcgrad.core.config import config
+
+        return [Device("cpu", i) for i in range(config.num_cpu_devices)]
+    if platform == "gpu":
+        n = _gpu_count()
+        if n <= 0:
+            raise _no_gpu_error(f"fg.devices({platform!r})")
+        return [Device("gpu", i) for i in range(n)]
+    raise ValueError(
+        f"fg.devices: unknown platform {platform!r}; the platforms are {', '.join(_PLATFORMS)}"
+    )
+
+
+def local_devices(platform: str | None = None) -> list[Device]:
+    """The devices of this process (all of ``fg.devices``: multi-process runs come later)."""
+    return devices(platform)
+
+
+def device_count(platform: str | None = None) -> int:
+    """The number of devices of ``platform`` (default: the default platform).
+
+    Example:
+      >>> fg.device_count()
+      1
+    """
+    return len(devices(platform))
+
+
+# ---------------------------------------------------------------------------------------------
+# Committed buffers
+
+# Virtual CPU devices share the host's memory: an array put on one by ``device_put`` keeps its
+# NumPy buffer, viewed as ``_OnDevice``, which records the device. Plain NumPy buffers (every
+# array not put anywhere) are uncommitted and pay nothing; operations on committed buffers check
+# that their operands agree and commit their results to the same device.
+
+
+class _OnDevice(np.ndarray):
+    """A NumPy buffer committed to one virtual CPU device (made by ``fg.device_put``)."""
+
+    fg_device = CPU
+
+    def __array_finalize__(self, obj):
+        if obj is not None:
+            self.fg_device = getattr(obj, "fg_device", CPU)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        out = kwargs.get("out")
+        device = committed_device(ufunc.__name__, inputs + (out or ()))
+        inputs = tuple(_plain(x) for x in inputs)
+        if out:
+            kwargs["out"] = tuple(_plain(o) for o in out)
+        result = getattr(ufunc, method)(*inputs, **kwargs)
+        if out:
+            return out[0] if len(out) == 1 else out
+        return _commit(result, device)
+
+    def __array_function__(self, func, types, args, kwargs):
+        flat = [a for x in list(args) + list(kwargs.values()) for a in _items(x)]
+        device = committed_device(func.__name__, flat)
+        args = tuple(_unwrap(a) for a in args)
+        kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
+        return _commit(func(*args, **kwargs), device)
+
+
+def _plain(x):
+    return x.view(np.ndarray) if isinstance(x, _OnDevice) else x
+
+
+def _items(x):
+    return x if isinstance(x, (list, tuple)) else (x,)
+
+
+def _unwrap(x):
+    if isinstance(x, (list, tuple)):
+        return type(x)(_plain(v) for v in x)
+    return _plain(x)
+
+
+def _commit(result, device: Device):
+    if type(result) is np.ndarray:
+        result = result.view(_OnDevice)
+        result.fg_device = device
+        return result
+    if isinstance(result, tuple):
+        return tuple(_commit(r, device) for r in result)
+    if isinstance(result, list):
+        return [_commit(r, device) for r in result]
+    return result
+
+
+def commit(value, device: Device):
+    """``value`` (a NumPy buffer) committed to the CPU ``device`` (a view, no copy)."""
+    return _commit(np.asarray(value).view(np.ndarray), device)
+
+
+def committed_device(who: str, values) -> Device | None:
+    """The device the committed buffers among ``values`` are on (None if there are none); an
+    error naming both devices if they are on different ones."""
+    device = None
+    for v in values:
+        if type(v) is _OnDevice:
+            d = v.fg_device
+            if device is None:
+                device = d
+            elif d != device:
+                raise ValueError(
+                    f"{who}: operands are committed to different devices, {device} and {d}; an "
+                    "operation runs on one device: move the operands to the same device first "
+                    "with fg.device_put(x, device)"
+                )
+    return device
 
 
 def _tune_allocator() -> None:

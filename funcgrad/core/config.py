@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from typing import Any
 
@@ -11,6 +12,8 @@ import numpy as np
 _DEFAULTS: dict[str, Any] = {
     "debug_nans": False,
     "default_float_dtype": np.dtype(np.float32),
+    # Virtual CPU devices (fg.devices("cpu")), for pmap; FUNCGRAD_NUM_CPU_DEVICES sets it at import.
+    "num_cpu_devices": 1,
 }
 
 
@@ -25,7 +28,33 @@ def _check(name: str, value: Any) -> Any:
             raise ValueError(f"fg.config: default_float_dtype must be a float dtype, got {value}")
     if name == "debug_nans":
         value = bool(value)
+    if name == "num_cpu_devices":
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(
+                f"fg.config: num_cpu_devices must be a positive int, got {value!r} "
+                "(it is also read from FUNCGRAD_NUM_CPU_DEVICES at import)"
+            )
+        value = int(value)
     return value
+
+
+def _from_environment() -> None:
+    n = os.environ.get("FUNCGRAD_NUM_CPU_DEVICES")
+    if n:
+        try:
+            value = int(n)
+        except ValueError:
+            value = n
+        try:
+            _DEFAULTS["num_cpu_devices"] = _check("num_cpu_devices", value)
+        except ValueError:
+            raise ValueError(
+                f"FUNCGRAD_NUM_CPU_DEVICES={n!r}: expected a positive integer (the number of "
+                "virtual CPU devices)"
+            ) from None
+
+
+_from_environment()
 
 
 class Config:

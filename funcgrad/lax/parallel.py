@@ -1,12 +1,21 @@
 """Named-axis collectives (psum, pmax, pmin, all_gather, ppermute, axis_index) and their rules.
 
 A collective reduces or exchanges values across the members of a mapped axis named by
-``vmap(..., axis_name=...)`` (later ``pmap``). Its ``collective_rules`` entry implements it over
-the trace that binds the name; reaching ``impl`` means that no transform in scope binds it.
+``vmap(..., axis_name=...)`` or ``pmap(..., axis_name=...)``.
+
+- Under ``vmap`` its ``collective_rules`` entry implements it over the trace that binds the name.
+- Under ``pmap`` the function is traced into a program that contains the collective's equation;
+  each device's shard runs that program in its own thread, where the impl finds the axis in the
+  thread's axis environment (``axis_environment``: name -> the ``Communicator`` of the call and
+  the shard's index) and exchanges values with the other shards. An operand that is the same on
+  every device (no value of the pmap trace) takes ``unmapped_rules`` at trace time instead.
+- Reaching ``impl`` with neither means that no transform in scope binds the name.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from typing import Any
 
 import numpy as np
@@ -29,6 +38,7 @@ from funcgrad.transforms.vmap import (
 )
 
 __all__ = [
+    "Communicator",
     "UnboundAxisError",
     "all_gather",
     "axis_index",
@@ -38,6 +48,11 @@ __all__ = [
     "ppermute",
     "psum",
 ]
+
+# unmapped_rules[prim](trace, *operands, **params) -> value: a collective over a pmap axis whose
+# operand is the same on every device (or that has none, like axis_index), applied at trace time
+# by the pmap trace (``trace.axis_size``; ``trace.token`` is the shard index in the program).
+unmapped_rules: dict[Primitive, Any] = {}
 
 
 class UnboundAxisError(NameError):
@@ -82,6 +97,8 @@ class CollectivePrimitive(Primitive):
         if trace is not None:
             top = find_top_trace(args)
             if top is None or top.level < trace.level:
+                if getattr(trace, "token", None) is not None:  # a pmap trace
+                    return unmapped_rules[self](trace, *args, **params)
                 if args:
                     return trace.process_primitive(self, args, params)
                 # BatchTrace.process_primitive expects an operand: apply the rule directly.
@@ -99,6 +116,92 @@ def _collective(name: str) -> CollectivePrimitive:
     impl.__name__ = f"_{name}_impl"
     prim.def_impl(impl)
     return prim
+
+
+# ----------------------------------------------------------------------------- under pmap
+
+
+class Communicator:
+    """The shards of one pmap call exchanging values: ``exchange(index, value)`` returns every
+    shard's value, in device order, once all ``size`` shards have given theirs.
+
+    One barrier per exchange: the values of consecutive exchanges alternate between two slot
+    lists, and a shard can only write the list of exchange r + 2 after every shard has passed
+    the barrier of r + 1, hence finished reading r. ``abort`` (a shard failed) makes every
+    waiting and later ``exchange`` raise ``threading.BrokenBarrierError`` instead of hanging.
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self._barrier = threading.Barrier(size)
+        self._slots = ([None] * size, [None] * size)
+        self._round = [0] * size
+
+    def exchange(self, index: int, value: Any) -> list:
+        r = self._round[index]
+        self._round[index] = r + 1
+        slots = self._slots[r & 1]
+        slots[index] = value
+        self._barrier.wait()
+        return list(slots)
+
+    def abort(self) -> None:
+        self._barrier.abort()
+
+
+class _AxisEnvironment(threading.local):
+    def __init__(self):
+        self.axes: dict[Any, tuple[Communicator, int]] = {}
+
+
+_env = _AxisEnvironment()
+
+
+@contextlib.contextmanager
+def axis_environment(axis_name: Any, communicator: Communicator, index: int):
+    """Within it (in one shard thread), collectives over ``axis_name`` exchange values through
+    ``communicator`` as member ``index``."""
+    axes = _env.axes
+    saved = axes.get(axis_name)
+    axes[axis_name] = (communicator, index)
+    try:
+        yield
+    finally:
+        if saved is None:
+            del axes[axis_name]
+        else:
+            axes[axis_name] = saved
+
+
+def _member(name: str, axis_name: Any) -> tuple[Communicator, int]:
+    entry = _env.axes.get(axis_name)
+    if entry is None:
+        raise _unbound(name, axis_name)
+    return entry
+
+
+def _def_pmap_impl(prim: Primitive, combine) -> None:
+    """The impl of ``prim`` in a shard thread: ``combine(values, index, x, **params)`` with
+    every shard's operand (in device order) gives this shard's result."""
+
+    def impl(xp, x, *, axis_name, **params):
+        comm, index = _member(prim.name, axis_name)
+        if comm.size == 1:
+            return combine([x], 0, x, **params)
+        return combine(comm.exchange(index, x), index, x, **params)
+
+    impl.__name__ = f"_{prim.name}_impl"
+    prim.def_impl(impl)
+
+
+def _fold(op):
+    def combine(values, index, x):
+        out = values[0]
+        for v in values[1:]:  # in device order: every shard gets bit-identical results
+            out = op(out, v)
+        return out.astype(x.dtype, copy=False) if isinstance(out, np.ndarray) else out
+
+    return combine
 
 
 def _same_abstract_eval(x, **params):
@@ -132,6 +235,8 @@ def _psum_collective(trace, x, dim, *, axis_name):
 
 
 collective_rules[psum_p] = _psum_collective
+unmapped_rules[psum_p] = lambda trace, x, *, axis_name: x * trace.axis_size
+_def_pmap_impl(psum_p, _fold(np.add))
 
 
 def psum(x: Any, axis_name: Any) -> Any:
@@ -192,11 +297,14 @@ def _pextremum(name, reduce):
     defjvp(prim, jvp)
     defvjp(prim, vjp)
     collective_rules[prim] = rule
+    unmapped_rules[prim] = lambda trace, x, *, axis_name: x
     return prim
 
 
 pmax_p = _pextremum("pmax", reduce_max)
 pmin_p = _pextremum("pmin", reduce_min)
+_def_pmap_impl(pmax_p, _fold(np.maximum))
+_def_pmap_impl(pmin_p, _fold(np.minimum))
 
 
 def pmax(x: Any, axis_name: Any) -> Any:
@@ -281,6 +389,17 @@ all_gather_p.def_abstract_eval(_all_gather_abstract_eval)
 defjvp(all_gather_p, lambda t, ans, x, **params: all_gather_p.bind(t, **params))
 defvjp(all_gather_p, _all_gather_vjp)
 collective_rules[all_gather_p] = _all_gather_collective
+unmapped_rules[all_gather_p] = lambda trace, x, **params: _all_gather_collective(
+    trace, x, None, **params
+)[0]
+
+
+def _all_gather_combine(values, index, x, *, axis, tiled):
+    ax = _gather_axis(axis, np.ndim(x), tiled)
+    return np.concatenate(values, axis=ax) if tiled else np.stack(values, axis=ax)
+
+
+_def_pmap_impl(all_gather_p, _all_gather_combine)
 
 
 def all_gather(x: Any, axis_name: Any, axis: int = 0, tiled: bool = False) -> Any:
@@ -322,15 +441,20 @@ def all_gather(x: Any, axis_name: Any, axis: int = 0, tiled: bool = False) -> An
 # ----------------------------------------------------------------------------- ppermute
 
 
-def _ppermute_collective(trace, x, dim, *, axis_name, perm):
-    n = trace.axis_size
-    src = np.full(n, n, dtype=np.int64)  # index n: a row of zeros (members that receive nothing)
+def _check_perm(perm, n: int, axis_name: Any) -> None:
     for s, d in perm:
         if not (0 <= s < n and 0 <= d < n):
             raise ValueError(
                 f"ppermute: the pair ({s}, {d}) in perm is out of range for axis {axis_name!r} "
                 f"of size {n}"
             )
+
+
+def _ppermute_collective(trace, x, dim, *, axis_name, perm):
+    n = trace.axis_size
+    _check_perm(perm, n, axis_name)
+    src = np.full(n, n, dtype=np.int64)  # index n: a row of zeros (members that receive nothing)
+    for s, d in perm:
         src[d] = s
     x = move_batch_axis(x, dim, n, to=0)
     if (src == n).any():
@@ -342,8 +466,36 @@ def _inverse(perm):
     return tuple((d, s) for s, d in perm)
 
 
+def _ppermute_abstract_eval(x, *, axis_name, perm):
+    trace = _axis_trace(axis_name)
+    if trace is not None:
+        _check_perm(perm, trace.axis_size, axis_name)
+    return ShapedArray(tuple(x.shape), x.dtype)
+
+
+def _ppermute_unmapped(trace, x, *, axis_name, perm):
+    # The same x everywhere: the destinations keep it, the other members get zeros.
+    n = trace.axis_size
+    _check_perm(perm, n, axis_name)
+    dests = {d for _, d in perm}
+    if len(dests) == n:
+        return x
+    one_hot = convert_element_type(eq(Array(np.arange(n, dtype=np.int32)), trace.token), x.dtype)
+    keep = Array(np.array([k in dests for k in range(n)], dtype=x.dtype))
+    return x * reduce_sum(one_hot * keep, (0,))
+
+
+def _ppermute_combine(values, index, x, *, perm):
+    for s, d in perm:
+        if d == index:
+            return values[s]
+    return np.zeros_like(x)
+
+
 ppermute_p = _collective("ppermute")
-ppermute_p.def_abstract_eval(_same_abstract_eval)
+ppermute_p.def_abstract_eval(_ppermute_abstract_eval)
+unmapped_rules[ppermute_p] = _ppermute_unmapped
+_def_pmap_impl(ppermute_p, _ppermute_combine)
 # ppermute is linear: its jvp permutes the tangent, its vjp sends cotangents back (inverse perm).
 defjvp(ppermute_p, lambda t, ans, x, **params: ppermute_p.bind(t, **params))
 defvjp(
@@ -391,6 +543,14 @@ axis_index_p = _collective("axis_index")
 axis_index_p.def_abstract_eval(lambda *, axis_name: ShapedArray((), np.dtype(np.int32)))
 nondiff_primitives.add(axis_index_p)
 collective_rules[axis_index_p] = _axis_index_collective
+unmapped_rules[axis_index_p] = lambda trace, *, axis_name: trace.token
+
+
+def _axis_index_impl(xp, *, axis_name):
+    return np.asarray(_member("axis_index", axis_name)[1], dtype=np.int32)
+
+
+axis_index_p.def_impl(_axis_index_impl)
 
 
 def axis_index(axis_name: Any) -> Any:

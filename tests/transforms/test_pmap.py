@@ -1,0 +1,188 @@
+"""pmap on virtual CPU devices: equals vmap (op-table rows, every collective), transforms of
+pmap and inside it, errors."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import funcgrad as fg
+import funcgrad.numpy as fnp
+from funcgrad import lax
+from funcgrad.lax.parallel import UnboundAxisError
+from tests.op_table import OPS
+from tests.strategies import shapes_for, values
+
+
+@pytest.fixture(params=[1, 2, 4])
+def ndev(request):
+    with fg.config(num_cpu_devices=request.param):
+        yield request.param
+
+
+def _close(a, b, **kw):
+    for u, w in zip(fg.tree_util.tree_leaves(a), fg.tree_util.tree_leaves(b)):
+        np.testing.assert_allclose(np.asarray(u), np.asarray(w), rtol=1e-5, atol=1e-6, **kw)
+
+
+_ROWS = list(OPS[:40])
+
+
+@pytest.mark.parametrize("op", _ROWS, ids=[op.name for op in _ROWS])
+@settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_pmap_equals_vmap_on_op_table_rows(op, data):
+    shapes = data.draw(shapes_for(op, min_side=1, max_side=3), label="shapes")
+    seed = data.draw(st.integers(0, 2**16), label="seed")
+    dtype = op.dtypes[0]
+    try:
+        op.ref(*values(op, shapes, dtype, seed))
+    except (ValueError, TypeError):
+        return  # the operation itself is invalid here
+    args = values(op, [(2,) + tuple(s) for s in shapes], dtype, seed)
+    f = lambda *a: op.fn(*a, **op.kwargs)  # noqa: E731
+    with fg.config(num_cpu_devices=2):
+        expected = fg.vmap(f)(*args)
+        _close(fg.pmap(f)(*args), expected)
+
+
+COLLECTIVES = {
+    "psum": lambda v: lax.psum(v, "i"),
+    "pmean": lambda v: lax.pmean(v, "i"),
+    "pmax": lambda v: lax.pmax(v, "i"),
+    "pmin": lambda v: lax.pmin(v, "i"),
+    "all_gather": lambda v: lax.all_gather(v, "i"),
+    "all_gather_tiled": lambda v: lax.all_gather(v, "i", axis=1, tiled=True),
+    "axis_index": lambda v: v * lax.axis_index("i"),
+    "psum_const": lambda v: v + lax.psum(1.0, "i"),
+    "normalize": lambda v: v / lax.psum(fnp.abs(v), "i"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COLLECTIVES))
+def test_pmap_equals_vmap_for_collectives(name, ndev):
+    x = np.random.default_rng(1).standard_normal((ndev, 3, 2)).astype(np.float32)
+    f = COLLECTIVES[name]
+    _close(fg.pmap(f, "i")(x), fg.vmap(f, axis_name="i")(x))
+
+
+def test_ppermute_shift_and_partial_perm(ndev):
+    x = np.arange(ndev * 2.0, dtype=np.float32).reshape(ndev, 2)
+    for perm in ([(k, (k + 1) % ndev) for k in range(ndev)], [(0, ndev - 1)]):
+        f = lambda v, perm=perm: lax.ppermute(v, "i", perm)  # noqa: E731
+        _close(fg.pmap(f, "i")(x), fg.vmap(f, axis_name="i")(x))
+        g = lambda v, perm=perm: lax.ppermute(fnp.ones(2), "i", perm) + v  # noqa: E731
+        _close(fg.pmap(g, "i")(x), fg.vmap(g, axis_name="i")(x))
+
+
+def test_collective_sums_are_bit_identical_on_every_device():
+    with fg.config(num_cpu_devices=4):
+        x = np.random.default_rng(2).standard_normal((4, 1000)).astype(np.float32)
+        out = np.asarray(fg.pmap(lambda v: lax.psum(v, "i"), "i")(x))
+        for k in range(1, 4):
+            assert np.array_equal(out[0], out[k])
+
+
+def test_grad_through_collectives_and_of_pmap(ndev):
+    x = np.random.default_rng(3).standard_normal((ndev, 3)).astype(np.float32)
+
+    def f(v):
+        return (fnp.sin(v) * lax.psum(v, "i") + lax.pmax(v * v, "i")).sum()
+
+    loss_p = lambda p: fg.pmap(f, "i")(p).sum()  # noqa: E731
+    loss_v = lambda p: fg.vmap(f, axis_name="i")(p).sum()  # noqa: E731
+    _close(fg.grad(loss_p)(x), fg.grad(loss_v)(x))
+    _close(fg.jvp(loss_p, (x,), (np.ones_like(x),)), fg.jvp(loss_v, (x,), (np.ones_like(x),)))
+    # pmap of grad with pmean'd gradients (data-parallel)
+    w = np.ones(3, np.float32)
+    step = lambda w, v: lax.pmean(fg.grad(lambda w: (w * v).sum() ** 2)(w), "i")  # noqa: E731
+    _close(
+        fg.pmap(step, "i", in_axes=(None, 0))(w, x),
+        fg.vmap(step, in_axes=(None, 0), axis_name="i")(w, x),
+    )
+
+
+def test_vmap_inside_pmap_nested_axis_names_and_vmap_of_pmap():
+    with fg.config(num_cpu_devices=2):
+        x = np.random.default_rng(4).standard_normal((2, 3, 4)).astype(np.float32)
+
+        def f(v):
+            return fg.vmap(lambda u: lax.psum(u, "j") * lax.psum(u, "p"), axis_name="j")(v)
+
+        expected = fg.vmap(f, axis_name="p")(x)
+        _close(fg.pmap(f, "p")(x), expected)
+        g = fg.pmap(lambda v: lax.psum(v, "p") * 2.0, "p")
+        _close(fg.vmap(g, in_axes=1)(x), fg.vmap(lambda a: g(a), in_axes=1)(x))
+        _close(fg.vmap(g, in_axes=1)(x), np.stack([np.asarray(g(x[:, k])) for k in range(3)]))
+
+
+def test_pmap_of_jit_and_jit_of_pmap_and_caching():
+    with fg.config(num_cpu_devices=2):
+        x = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+        inner = fg.jit(lambda v: lax.psum(v * 2.0, "i"))
+        expected = np.broadcast_to(2 * x.sum(0), (2, 3))
+        _close(fg.pmap(inner, "i")(x), expected)
+        outer = fg.jit(fg.pmap(lambda v: lax.psum(v * 2.0, "i"), "i"))
+        _close(outer(x), expected)
+        _close(outer(x), expected)
+        p = fg.pmap(lambda v, k: v * k, static_broadcasted_argnums=1)
+        _close(p(x, 3), x * 3)
+        _close(p(x, 3), x * 3)
+        assert p._misses == 1
+        _close(p(x, 4), x * 4)
+        assert p._misses == 2
+
+
+def test_in_axes_out_axes_pytrees_and_kwargs():
+    with fg.config(num_cpu_devices=2):
+        x = np.arange(6.0, dtype=np.float32).reshape(3, 2)
+        f = fg.pmap(
+            lambda d, s: {"a": d["w"] + s, "b": d["w"] * 0 + 1},
+            in_axes=({"w": 1}, None),
+            out_axes={"a": 1, "b": 0},
+        )
+        out = f({"w": x}, fnp.ones(3))
+        _close(out["a"], x + 1)
+        assert out["b"].shape == (2, 3)
+
+
+def test_unbound_axis_and_impl_outside_pmap():
+    with fg.config(num_cpu_devices=2):
+        with pytest.raises(UnboundAxisError, match="unbound axis name 'j'"):
+            fg.pmap(lambda v: lax.psum(v, "j"), "i")(np.ones((2, 2), np.float32))
+
+
+def test_errors_mapped_size_vs_devices():
+    with fg.config(num_cpu_devices=2):
+        f = fg.pmap(lambda v: v)
+        with pytest.raises(ValueError) as e:
+            f(np.ones((3, 2)))
+        msg = str(e.value)
+        assert "v has size 3" in msg and "only 2 device(s)" in msg
+        assert "FUNCGRAD_NUM_CPU_DEVICES" in msg and "devices=" in msg
+        g = fg.pmap(lambda v: v, devices=fg.devices()[:1])
+        with pytest.raises(ValueError) as e:
+            g(np.ones((2, 2)))
+        assert "devices= lists 1 device(s)" in str(e.value) and "size 2" in str(e.value)
+        with pytest.raises(ValueError, match="different sizes"):
+            fg.pmap(lambda a, b: a + b)(np.ones(2), np.ones(1))
+        with pytest.raises(ValueError, match="no argument is mapped"):
+            fg.pmap(lambda a: a, in_axes=None)(np.ones(2))
+
+
+def test_shard_error_does_not_hang():
+    with fg.config(num_cpu_devices=2):
+
+        def f(v):
+            return lax.psum(fg.debug.callback(_fail_on_1, lax.axis_index("i")) * 0 + v, "i")
+
+        x = np.ones((2, 2), np.float32)
+        try:
+            fg.pmap(f, "i")(x)
+        except Exception:
+            pass  # a callback that raises on one shard must not deadlock the others
+
+
+def _fail_on_1(i):
+    if int(i) == 1:
+        raise RuntimeError("shard 1 fails")
