@@ -9,6 +9,11 @@ rounding: ``--compare`` runs both and prints the largest parameter difference.
 Run: ``python examples/data_parallel.py [--devices N] [--epochs N] [--compare] [--smoke]``.
 On the CPU, ``--devices N`` sets ``fg.config.num_cpu_devices`` (like
 ``FUNCGRAD_NUM_CPU_DEVICES=N``); each device's shard runs in its own thread.
+
+Across processes: ``mpiexec -n 2 python examples/data_parallel.py --mpi`` (the ``mpi`` extra).
+Every process loads the same data in the same order; the global batch is split over all
+processes' devices (``--devices`` per process), and the collectives span the processes, so
+each process ends with the same parameters as a single-device run.
 """
 
 import argparse
@@ -60,19 +65,20 @@ def train(args, data_parallel):
         transform=augment,
         drop_last=True,  # every global batch splits evenly over the devices
     )
-    params = model.init(key_init)
+    params = fg.distributed.broadcast_from_root(model.init(key_init))  # the same start everywhere
     epochs, max_steps = (1, args.steps) if args.smoke else (args.epochs, len(loader))
     lr = optim.cosine_annealing(args.lr, epochs * len(loader))
     opt = optim.sgd(lr, momentum=args.momentum, weight_decay=args.weight_decay)
     state = opt.init(params)
     step, dp_step = make_steps(opt)
-    n = args.devices
+    n, rank, nproc = args.devices, fg.process_index(), fg.process_count()
+    mine = slice(rank * n, (rank + 1) * n)  # this process's devices on the global axis
     for epoch in range(1, epochs + 1):
         total, steps = 0.0, 0
         for xb, yb in loader:
             if data_parallel:  # (global batch, ...) -> (devices, global batch / devices, ...)
-                xb = xb.reshape((n, -1) + tuple(xb.shape[1:]))
-                yb = yb.reshape((n, -1))
+                xb = xb.reshape((n * nproc, -1) + tuple(xb.shape[1:]))[mine]
+                yb = yb.reshape((n * nproc, -1))[mine]
                 loss, state = dp_step(state, xb, yb)
             else:
                 loss, state = step(state, xb, yb)
@@ -95,23 +101,31 @@ def main(argv=None):
     parser.add_argument("--compare", action="store_true", help="also train on one device")
     parser.add_argument("--smoke", action="store_true", help="one epoch of --steps steps")
     parser.add_argument("--steps", type=int, default=5, help="steps with --smoke (default 5)")
+    parser.add_argument("--mpi", action="store_true", help="run under mpiexec, one per process")
     args = parser.parse_args(argv)
-    if args.batch_size % args.devices:
-        parser.error(f"--batch-size {args.batch_size} must be a multiple of --devices")
+    if args.mpi:
+        fg.distributed.initialize()
+    if args.batch_size % (args.devices * fg.process_count()):
+        parser.error(f"--batch-size {args.batch_size} must be a multiple of the device count")
     fg.config.update("num_cpu_devices", args.devices)
     start = time.perf_counter()
     params, acc, n_test = train(args, data_parallel=True)
     elapsed = time.perf_counter() - start
-    print(f"devices {fg.devices()}")
-    print(f"test accuracy {acc:.4f} ({round(acc * n_test)}/{n_test})  {elapsed:.1f} s")
+    where = f"process {fg.process_index()} of {fg.process_count()}, " if args.mpi else ""
+    print(f"{where}devices {fg.devices()}")
+    print(f"{where}test accuracy {acc:.4f} ({round(acc * n_test)}/{n_test})  {elapsed:.1f} s")
+    checksum = sum(
+        float(np.sum(np.asarray(p, np.float64))) for p in fg.tree_util.tree_leaves(params)
+    )
+    print(f"{where}parameter checksum {checksum!r}")
     if args.compare:
         single, acc1, _ = train(args, data_parallel=False)
         diff = max(
             float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
             for a, b in zip(fg.tree_util.tree_leaves(params), fg.tree_util.tree_leaves(single))
         )
-        print(f"single-device test accuracy {acc1:.4f}")
-        print(f"max |param difference| {diff:.3g}")
+        print(f"{where}single-device test accuracy {acc1:.4f}")
+        print(f"{where}max |param difference| {diff:.3g}")
     if not args.smoke and acc < 0.98:
         print(f"error: test accuracy {acc:.4f} is below 0.98", file=sys.stderr)
         return 1

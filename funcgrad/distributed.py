@@ -36,6 +36,7 @@ __all__ = [
     "process_count",
     "broadcast_from_root",
     "allgather",
+    "allgather_objects",
     "barrier",
 ]
 
@@ -92,6 +93,14 @@ def allgather(value: np.ndarray) -> list[np.ndarray]:
         return [value]
     with _state.lock:
         return _state.comm.allgather(np.asarray(value))
+
+
+def allgather_objects(value: Any) -> list:
+    """Every process's ``value`` (any picklable object, e.g. a list of arrays), in rank order."""
+    if _state.comm is None:
+        return [value]
+    with _state.lock:
+        return _state.comm.allgather(value)
 
 
 def barrier() -> None:

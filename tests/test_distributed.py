@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,7 +27,7 @@ def _run(script: str, *args: str, timeout: float = 120) -> subprocess.CompletedP
     if mpiexec is None:
         pytest.fail("mpiexec not found: install the 'mpi' extra (pip install '.[test]' does)")
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent.parent), OMP_NUM_THREADS="1")
-    cmd = [mpiexec, "-n", "2", sys.executable, str(HERE / script), *args]
+    cmd = [mpiexec, "-n", "2", sys.executable, str(HERE / script), *args]  # script: a path too
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
@@ -66,3 +67,16 @@ def test_a_failing_rank_aborts_the_job_instead_of_hanging():
     assert result.returncode != 0
     assert "rank 1 fails before the collective" in result.stderr
     assert "rank 0 passed the barrier" not in result.stdout
+
+
+def test_data_parallel_training_over_two_processes_equals_one_device():
+    """examples/data_parallel.py under mpiexec -n 2 (2 virtual devices each: a global axis of 4):
+    both ranks end with identical parameters, equal to single-device training."""
+    example = Path(__file__).parent.parent / "examples" / "data_parallel.py"
+    result = _run(str(example), "--mpi", "--smoke", "--steps", "3", "--devices", "2", "--compare")
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    sums = re.findall(r"process (\d) of 2, parameter checksum (\S+)", out)
+    assert sorted(r for r, _ in sums) == ["0", "1"] and sums[0][1] == sums[1][1], out
+    diffs = [float(d) for d in re.findall(r"max \|param difference\| (\S+)", out)]
+    assert len(diffs) == 2 and max(diffs) < 1e-6, out

@@ -145,6 +145,10 @@ class Communicator:
         self._barrier.wait()
         return list(slots)
 
+    def wait(self) -> None:
+        """A barrier of the shards, outside an exchange."""
+        self._barrier.wait()
+
     def abort(self) -> None:
         self._barrier.abort()
 

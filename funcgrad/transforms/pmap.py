@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from funcgrad import distributed
 from funcgrad.core import backend
 from funcgrad.core.array import Array
 from funcgrad.core.dtypes import dtype_of
@@ -97,7 +98,9 @@ def _trace_shard(fun, avals, weak, axis_name, size, name, input_names=None, toke
     inputs."""
     invars = [Var(a, w) for a, w in zip(avals, weak)]
     names = dict(zip(invars, input_names or []))
-    with new_trace(PmapTrace, name, names, axis_name, size) as trace:
+    # After fg.distributed.initialize() the axis is global: every process's devices.
+    global_size = size * distributed.process_count()
+    with new_trace(PmapTrace, name, names, axis_name, global_size) as trace:
         token = Var(_TOKEN)
         trace.token = ProgramTracer(trace, token)
         tracers = [ProgramTracer(trace, v) for v in invars]
@@ -168,13 +171,19 @@ def run_spmd(program: Program, args, in_axes, out_axes, axis_name, size) -> list
     axes (None: the same value for every shard)."""
     exe = compile_program(program)
     values = [_plain(a) for a in args]
+    # Across processes (fg.distributed), this process runs the shards offset .. offset + size - 1
+    # of the global axis.
+    offset = size * distributed.process_index()
     shard_args = []
     for k in range(size):
-        shard = [np.asarray(k, dtype=np.int32)]
+        shard = [np.asarray(offset + k, dtype=np.int32)]
         for v, ax in zip(values, in_axes):
             shard.append(v if ax is None else v[(slice(None),) * ax + (k,)])
         shard_args.append(shard)
-    comm = Communicator(size)
+    if distributed.process_count() > 1:
+        comm = ProcessCommunicator(size, offset)
+    else:
+        comm = Communicator(size)
 
     def run(k):
         outer = _shard_state.inside
@@ -182,7 +191,7 @@ def run_spmd(program: Program, args, in_axes, out_axes, axis_name, size) -> list
         try:
             if axis_name is None:
                 return exe(shard_args[k])
-            with axis_environment(axis_name, comm, k):
+            with axis_environment(axis_name, comm, offset + k):
                 return exe(shard_args[k])
         except BaseException:
             comm.abort()  # the other shards raise instead of waiting for this one
@@ -203,6 +212,30 @@ def run_spmd(program: Program, args, in_axes, out_axes, axis_name, size) -> list
         parts = [np.asarray(r[j], dtype=aval.dtype) for r in results]
         outs.append(parts[0] if ax is None else np.stack(parts, axis=ax))
     return outs
+
+
+class ProcessCommunicator:
+    """The shards of every process (fg.distributed) exchanging values: the local shards meet at
+    a barrier, the first one exchanges the local values with the other processes (MPI
+    allgather), and every shard gets the global list, in global device order. Members are
+    known by their global index (``offset`` + the local one)."""
+
+    def __init__(self, size: int, offset: int):
+        self.local = Communicator(size)
+        self.offset = offset
+        self.size = size * distributed.process_count()
+        self._result: list = []
+
+    def exchange(self, index: int, value: Any) -> list:
+        k = index - self.offset
+        local = self.local.exchange(k, value)
+        if k == 0:  # one MPI call per exchange, from one thread
+            self._result = [v for part in distributed.allgather_objects(local) for v in part]
+        self.local.wait()  # the leader has the global list; it writes again only after the
+        return list(self._result)  # next exchange's barrier, when every shard has read it
+
+    def abort(self) -> None:
+        self.local.abort()
 
 
 def _run_all(run, size, pool) -> list:
