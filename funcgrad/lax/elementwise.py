@@ -201,13 +201,36 @@ defvjp(
 )
 
 
+# route_max(g, x, y): the cotangent (or tangent) g routed to x of max(x, y): g where x wins,
+# g / 2 on ties (the derivative is split evenly, as torch.maximum), 0 where y wins. One
+# primitive, so that the tie term costs nothing when there are no ties, also under jit (where
+# the masks are not known while tracing). Linear in g; piecewise constant in x and y.
+
+
+def _route_max_impl(xp, g, x, y):
+    # Masks multiply (a bool mask keeps g's dtype): several times faster than a select.
+    out = g * xp.greater(x, y)
+    tie = xp.equal(x, y)
+    if tie.any():
+        out = out + (g * 0.5) * tie
+    return out
+
+
+def _route_max_abstract_eval(g, x, y):
+    shapes = [a.shape for a in (g, x, y) if isinstance(a, ShapedArray)]
+    return ShapedArray(np.broadcast_shapes(*shapes), g.dtype)
+
+
+route_max_p = Primitive("route_max")
+route_max_p.def_impl(_route_max_impl)
+route_max_p.def_abstract_eval(_route_max_abstract_eval)
+defjvp(route_max_p, lambda t, ans, g, x, y: route_max_p.bind(t, x, y), None, None)
+defvjp(route_max_p, lambda ct, ans, g, x, y: unbroadcast(route_max_p.bind(ct, x, y), g), None, None)
+defbroadcasting(route_max_p)
+
+
 def _route_max(g, x, y):
-    # g where x wins, g / 2 on ties (the derivative is split evenly), 0 where y wins. Masks
-    # multiply (a bool mask keeps g's dtype): several times faster than a select (np.where).
-    win, tie = gt(x, y), eq(x, y)
-    if type(tie) is Array and not tie._value.any():
-        return g * win  # concrete and tie-free (the usual case): skip the tie term
-    return g * win + (g * 0.5) * tie
+    return route_max_p.bind(g, x, y)
 
 
 max_p = binary("max", "maximum")
