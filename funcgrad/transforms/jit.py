@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from funcgrad.core.array import Array
+from funcgrad.core.backend import _OnDevice, committed_device
 from funcgrad.core.dtypes import dtype_of
 from funcgrad.core.ir import (
     Program,
@@ -267,7 +268,10 @@ class _Entry:
 def _describe_leaf(x: Any) -> str:
     if type(x) in _PY_SCALARS:
         return f"Python {type(x).__name__}"
-    return f"{np.dtype(x.dtype).name}{list(x.shape)}"
+    where = ""
+    if type(x) is Array and type(x._value) is _OnDevice:
+        where = f" on {x._value.fg_device}"
+    return f"{np.dtype(x.dtype).name}{list(x.shape)}{where}"
 
 
 class JittedFunction:
@@ -371,12 +375,17 @@ class JittedFunction:
         dyn_args, dyn_kwargs, static = self._split(args, kwargs)
         leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
         sig = []
+        committed = []
         has_tracer = False
         for x in leaves:
             t = type(x)
             if t is Array:
                 v = x._value
-                sig.append((v.shape, v.dtype))
+                if type(v) is _OnDevice:  # committed by fg.device_put: the device is in the key
+                    committed.append(v)
+                    sig.append((v.shape, v.dtype, v.fg_device))
+                else:
+                    sig.append((v.shape, v.dtype))
             elif t in _PY_SCALARS:
                 sig.append(t)
             elif isinstance(x, Tracer):
@@ -390,6 +399,8 @@ class JittedFunction:
                     "arrays, NumPy values or Python scalars, or mark the argument static with "
                     "static_argnums/static_argnames"
                 )
+        if committed:
+            committed_device(f"jit({self._name})", committed)  # one device, or an error
         key = (in_tree, tuple(sig), static)
         entry = self._cache.get(key)
         if entry is None:

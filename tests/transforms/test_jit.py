@@ -372,3 +372,15 @@ def test_debug_callback_runs_on_every_call_and_survives_the_passes():
     g(fnp.ones(2) * 3)
     assert seen == [2.0, 6.0]
     assert any(e.prim.name == "debug_callback" for e in g.lower(fnp.ones(2)).eqns)
+
+
+def test_devices_are_part_of_the_signature_and_must_agree():
+    with fg.config(num_cpu_devices=2):
+        d0, d1 = fg.devices()
+        x0, x1 = fg.device_put(fnp.ones(3), d0), fg.device_put(fnp.ones(3), d1)
+        jf = fg.jit(lambda a, b: a + b)
+        assert jf(x0, x0).device == d0
+        assert jf(x1, x1).device == d1
+        assert jf.cache_info().misses == 2 and "cpu:1" in jf.cache_info().last_retrace
+        with pytest.raises(ValueError, match=r"jit\(<lambda>\).*cpu:0 and cpu:1.*fg.device_put"):
+            jf(x0, x1)
