@@ -71,7 +71,7 @@ class Executable:
         "__weakref__",
     )
 
-    def __init__(self, program: Program, donated: tuple[bool, ...] = ()):
+    def __init__(self, program: Program, donated: tuple[bool, ...] = (), xp: Any = np):
         self.program = program
         n_in = len(program.invars)
         slot: dict[Var, int] = {v: i for i, v in enumerate(program.invars)}
@@ -118,15 +118,16 @@ class Executable:
             slot.update(zip(eqn.outputs, outs))
             next_slot += len(outs)
             impl = eqn.prim.impl
-            direct = getattr(impl, "direct", None)
+            # NumPy's own function where the impl names one; else the impl on ``xp``.
+            direct = getattr(impl, "direct", None) if xp is np else None
             if direct is not None and not eqn.params:
                 fn = direct
             else:
-                fn = functools.partial(impl, np, **eqn.params)
+                fn = functools.partial(impl, xp, **eqn.params)
             multiple = eqn.prim.multiple_results
             weak = None if multiple else eqn.outputs[0].weak
             reuse = None
-            ufunc = getattr(impl, "ufunc", None)
+            ufunc = getattr(impl, "ufunc", None) if xp is np else None
             if ufunc is not None and not multiple and weak is None and len(ins) in (1, 2):
                 (ovar,) = eqn.outputs
                 for x in eqn.inputs:
@@ -214,17 +215,19 @@ def _generate(n_in: int, consts: list[Any], steps: list[Step], out_slots: list[i
 _compiled: weakref.WeakKeyDictionary[Program, dict[tuple, Executable]] = weakref.WeakKeyDictionary()
 
 
-def compile_program(program: Program, donated: tuple[bool, ...] = ()) -> Executable:
-    """The program optimised and compiled for replay (cached per program and donation)."""
+def compile_program(program: Program, donated: tuple[bool, ...] = (), xp: Any = np) -> Executable:
+    """The program optimised and compiled for replay on the array module ``xp`` (numpy, or
+    cupy where impls run on the GPU), cached per program, donation and module."""
     per = _compiled.get(program)
     if per is None:
         per = _compiled[program] = {}
-    exe = per.get(donated)
+    key = (donated, xp.__name__)
+    exe = per.get(key)
     if exe is None:
-        exe = per[donated] = Executable(optimize(program), donated)
+        exe = per[key] = Executable(optimize(program), donated, xp)
     return exe
 
 
-def run_program(program: Program, *args: Any) -> list[Any]:
-    """Runs ``program`` on NumPy values with the replay interpreter."""
-    return compile_program(program)(list(args))  # a fresh list: the run takes it over
+def run_program(program: Program, *args: Any, xp: Any = np) -> list[Any]:
+    """Runs ``program`` on ``xp`` values with the replay interpreter."""
+    return compile_program(program, xp=xp)(list(args))  # a fresh list: the run takes it over

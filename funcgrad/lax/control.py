@@ -46,12 +46,10 @@ def _unwrap(x):
 
 
 def _runner(xp, program: Program) -> Callable[[list], list]:
-    """Runs ``program`` on raw NumPy/CuPy values: with the replay interpreter for NumPy (the
-    program is compiled once and cached), else by binding each equation."""
-    if xp is np:
-        exe = compile_program(program)
-        return lambda vals: exe(list(vals))
-    return lambda vals: [_unwrap(o) for o in eval_program(program, *[_wrap(v) for v in vals])]
+    """Runs ``program`` on raw NumPy/CuPy values with the replay interpreter (compiled once per
+    program and array module, and cached)."""
+    exe = compile_program(program, xp=xp)
+    return lambda vals: exe(list(vals))
 
 
 def _fun(program: Program) -> Callable[..., list]:

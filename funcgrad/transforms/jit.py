@@ -63,7 +63,7 @@ _FUNCGRAD_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _jit_impl(xp, *args, program, name):
-    return compile_program(program)(list(args))
+    return compile_program(program, xp=xp)(list(args))
 
 
 def _jit_abstract_eval(*avals, program, name):
