@@ -67,6 +67,28 @@ def accuracy(params, x, y, batch_size=512):
     return correct / len(x)
 
 
+def load_data(seed, batch_size, drop_last=False):
+    """The digits split 80/20 by ``seed``, and a shuffling, augmenting loader over the training
+    part. Returns ``(loader, x_test, y_test, key_init)``, ``key_init`` for the parameters."""
+    images, labels = datasets.digits()  # float32 (1797, 1, 8, 8) in [0, 1], int64 labels
+    x_train, x_test, y_train, y_test = datasets.train_test_split(
+        images, labels, test_size=0.2, key=fg.random.key(seed)
+    )
+    key_init, key_data = fg.random.split(fg.random.key(seed + 1))
+    # Rotations of up to 10 degrees (bilinear, zero fill). On 8x8 digits, which fill their frame,
+    # RandomCrop(8, padding=1) cuts off strokes and costs about 2 points of test accuracy here.
+    augment = transforms.Compose([transforms.RandomRotation(10), normalize])
+    loader = DataLoader(
+        ArrayDataset(x_train, y_train),
+        batch_size,
+        shuffle=True,
+        key=key_data,
+        transform=augment,
+        drop_last=drop_last,
+    )
+    return loader, x_test, y_test, key_init
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=40, help="epochs (default 40)")
@@ -79,28 +101,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     start = time.perf_counter()
 
-    images, labels = datasets.digits()  # float32 (1797, 1, 8, 8) in [0, 1], int64 labels
-    x_train, x_test, y_train, y_test = datasets.train_test_split(
-        images, labels, test_size=0.2, key=fg.random.key(args.seed)
-    )
-    key_init, key_data = fg.random.split(fg.random.key(args.seed + 1))
-    # Rotations of up to 10 degrees (bilinear, zero fill). On 8x8 digits, which fill their frame,
-    # RandomCrop(8, padding=1) cuts off strokes and costs about 2 points of test accuracy here.
-    augment = transforms.Compose([transforms.RandomRotation(10), normalize])
-    loader = DataLoader(
-        ArrayDataset(x_train, y_train),
-        args.batch_size,
-        shuffle=True,
-        key=key_data,
-        transform=augment,
-    )
-
+    loader, x_test, y_test, key_init = load_data(args.seed, args.batch_size)
     params = model.init(key_init)
     epochs, max_steps = (1, 5) if args.smoke else (args.epochs, len(loader))
     lr = optim.cosine_annealing(args.lr, epochs * len(loader))  # decays to 0 over the run
     opt = optim.sgd(lr, momentum=args.momentum, weight_decay=args.weight_decay)
     state = opt.init(params)
-    print(f"{nn.num_params(params)} parameters; {len(x_train)} training, {len(x_test)} test images")
+    n_train, n_test = len(loader.dataset), len(x_test)
+    print(f"{nn.num_params(params)} parameters; {n_train} training, {n_test} test images")
 
     for epoch in range(1, epochs + 1):
         batches = loader if tqdm is None else tqdm(loader, desc=f"epoch {epoch}", leave=False)

@@ -25,10 +25,9 @@ import numpy as np
 
 import funcgrad as fg
 from funcgrad import lax, optim
-from funcgrad.data import ArrayDataset, DataLoader, datasets, transforms
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cnn import accuracy, loss_and_grad, model, normalize  # noqa: E402  (the same model)
+from cnn import accuracy, load_data, loss_and_grad, model  # noqa: E402  (the same model)
 
 
 def make_steps(opt):
@@ -51,20 +50,8 @@ def make_steps(opt):
 
 
 def train(args, data_parallel):
-    images, labels = datasets.digits()
-    x_train, x_test, y_train, y_test = datasets.train_test_split(
-        images, labels, test_size=0.2, key=fg.random.key(args.seed)
-    )
-    key_init, key_data = fg.random.split(fg.random.key(args.seed + 1))
-    augment = transforms.Compose([transforms.RandomRotation(10), normalize])
-    loader = DataLoader(
-        ArrayDataset(x_train, y_train),
-        args.batch_size,
-        shuffle=True,
-        key=key_data,
-        transform=augment,
-        drop_last=True,  # every global batch splits evenly over the devices
-    )
+    # drop_last: every global batch splits evenly over the devices
+    loader, x_test, y_test, key_init = load_data(args.seed, args.batch_size, drop_last=True)
     params = fg.distributed.broadcast_from_root(model.init(key_init))  # the same start everywhere
     epochs, max_steps = (1, args.steps) if args.smoke else (args.epochs, len(loader))
     lr = optim.cosine_annealing(args.lr, epochs * len(loader))

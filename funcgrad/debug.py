@@ -17,7 +17,7 @@ from funcgrad.core.ir import effectful_primitives
 from funcgrad.core.primitive import Primitive
 from funcgrad.core.tree import tree_flatten, tree_unflatten
 from funcgrad.transforms.grad import defjvp_all, defvjp_all
-from funcgrad.transforms.vmap import batch_rules, moveaxis
+from funcgrad.transforms.vmap import batch_rules, batch_size, moveaxis
 
 __all__ = ["callback", "print"]
 
@@ -81,7 +81,7 @@ def _debug_callback_vjp(g, ans, *args, callback):
 
 
 def _debug_callback_batch(args, dims, *, callback):
-    size = next(a.shape[d] for a, d in zip(args, dims) if d is not None)
+    size = batch_size(args, dims)
     moved = [a if d is None else moveaxis(a, d, 0) for a, d in zip(args, dims)]
     for i in range(size):  # once per example, as the unbatched function would
         debug_callback_p.bind(

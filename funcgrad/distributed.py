@@ -89,10 +89,7 @@ def process_count() -> int:
 
 def allgather(value: np.ndarray) -> list[np.ndarray]:
     """Every process's ``value``, in rank order (the same list on every rank)."""
-    if _state.comm is None:
-        return [value]
-    with _state.lock:
-        return _state.comm.allgather(np.asarray(value))
+    return allgather_objects(np.asarray(value))
 
 
 def allgather_objects(value: Any) -> list:

@@ -203,6 +203,7 @@ class ProgramTrace(Trace):
         inputs: list[Atom] = []
         avals: list[Any] = []
         all_weak = True
+        any_weak = False
         for a in args:
             if type(a) is ProgramTracer and a._trace is self:
                 var = a.var
@@ -210,6 +211,8 @@ class ProgramTrace(Trace):
                 avals.append(var.aval)
                 if var.weak is None:
                     all_weak = False
+                else:
+                    any_weak = True
             elif is_python_scalar(a):
                 inputs.append(Literal(a))
                 avals.append(a)  # abstract_eval rules take weak scalars as they are
@@ -218,7 +221,7 @@ class ProgramTrace(Trace):
                 inputs.append(var)
                 avals.append(var.aval)
                 all_weak = False
-        if not all_weak:  # next to a strong operand, weak scalars promote like Python's
+        if any_weak and not all_weak:  # beside a strong operand, weak values act as Python scalars
             avals = [
                 _WEAK_EXAMPLE[x.weak] if type(x) is Var and x.weak is not None else a
                 for x, a in zip(inputs, avals)
@@ -243,27 +246,12 @@ class ProgramTrace(Trace):
     def process_custom_vjp_call(self, fun, fwd, bwd, args):
         from funcgrad.transforms.grad import custom_vjp_call_p
 
-        program, _ = make_program(fun, *[_aval_of(a) for a in args])
-        return custom_vjp_call_p.bind(
-            *program.consts,
-            *args,
-            program=program.consts_as_inputs(),
-            num_consts=len(program.consts),
-            fwd=fwd,
-            bwd=bwd,
-        )
+        return _bind_custom_call(custom_vjp_call_p, fun, args, fwd=fwd, bwd=bwd)
 
     def process_custom_jvp_call(self, fun, rule, args):
         from funcgrad.transforms.grad import custom_jvp_call_p
 
-        program, _ = make_program(fun, *[_aval_of(a) for a in args])
-        return custom_jvp_call_p.bind(
-            *program.consts,
-            *args,
-            program=program.consts_as_inputs(),
-            num_consts=len(program.consts),
-            rule=rule,
-        )
+        return _bind_custom_call(custom_jvp_call_p, fun, args, rule=rule)
 
     def output_var(self, x: Any) -> Var:
         if isinstance(x, Tracer) and x._trace is not self and x._trace.level >= self.level:
@@ -273,6 +261,19 @@ class ProgramTrace(Trace):
         if is_python_scalar(x):
             x = Array(np.asarray(x, dtype_of(x))[()])
         return self.const_var(x)
+
+
+def _bind_custom_call(prim: Primitive, fun: Callable[..., Any], args, **rules: Any) -> Any:
+    """One equation for a custom_vjp/custom_jvp call: ``fun`` traced into its program, whose
+    closed-over values become the first ``num_consts`` operands."""
+    program, _ = make_program(fun, *[_aval_of(a) for a in args])
+    return prim.bind(
+        *program.consts,
+        *args,
+        program=program.consts_as_inputs(),
+        num_consts=len(program.consts),
+        **rules,
+    )
 
 
 def _mark_weak(var: Var) -> None:

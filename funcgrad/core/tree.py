@@ -16,6 +16,7 @@ __all__ = [
     "tree_structure",
     "tree_map",
     "treedef_is_leaf",
+    "leaf_paths",
 ]
 
 
@@ -285,6 +286,20 @@ def tree_structure(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> P
       True
     """
     return tree_flatten(tree, is_leaf)[1]
+
+
+def leaf_paths(tree: PyTreeDef, prefix: str) -> list[str]:
+    """Readable names of a treedef's leaves for error messages, e.g. ``params['w']``,
+    ``state.params`` or ``xs[1]`` (with ``prefix`` the name of the whole tree)."""
+    if tree.kind is None:
+        return [prefix]
+    if tree.kind is dict:
+        keys = [f"[{k!r}]" for k in tree.aux]
+    elif tree.kind == "namedtuple":
+        keys = [f".{f}" for f in tree.aux._fields]
+    else:  # a sequence or a registered node (None has no children)
+        keys = [f"[{i}]" for i in range(len(tree.children))]
+    return [p for k, c in zip(keys, tree.children) for p in leaf_paths(c, prefix + k)]
 
 
 def treedef_is_leaf(treedef: PyTreeDef) -> bool:

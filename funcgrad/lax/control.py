@@ -17,7 +17,7 @@ from funcgrad.core.array import Array
 from funcgrad.core.ir import Program, Var, aval_str, eval_program, make_program
 from funcgrad.core.primitive import Primitive, ShapedArray
 from funcgrad.core.replay import compile_program
-from funcgrad.core.tree import PyTreeDef, tree_flatten, tree_unflatten
+from funcgrad.core.tree import leaf_paths, tree_flatten, tree_unflatten
 from funcgrad.lax.elementwise import clamp, convert_element_type, eq, ne, select
 from funcgrad.lax.reduce import reduce_or
 from funcgrad.lax.shape import reshape
@@ -65,19 +65,6 @@ def _aval(x) -> ShapedArray:
     return ShapedArray(tuple(x.shape), x.dtype)
 
 
-def _leaf_paths(tree: PyTreeDef, prefix: str) -> list[str]:
-    """Readable names of a tree's leaves, e.g. ``init['h']`` or ``xs[1]``."""
-    if tree.kind is None:
-        return [prefix]
-    if tree.kind is dict:
-        keys = [f"[{k!r}]" for k in tree.aux]
-    elif tree.kind == "namedtuple":
-        keys = [f".{f}" for f in tree.aux._fields]
-    else:
-        keys = [f"[{i}]" for i in range(len(tree.children))]
-    return [p for k, c in zip(keys, tree.children) for p in _leaf_paths(c, prefix + k)]
-
-
 def _check_carry(who: str, what: str, in_tree, out_tree, in_avals, out_avals, name: str):
     """The carry a body returns must match the carry it takes: structure, shapes, dtypes."""
     if in_tree != out_tree:
@@ -85,7 +72,7 @@ def _check_carry(who: str, what: str, in_tree, out_tree, in_avals, out_avals, na
             f"{who}: {what} must have the same structure as {name}, but {name} is {in_tree} "
             f"and {what} is {out_tree}"
         )
-    for path, a, b in zip(_leaf_paths(in_tree, name), in_avals, out_avals):
+    for path, a, b in zip(leaf_paths(in_tree, name), in_avals, out_avals):
         if a != b:
             raise TypeError(
                 f"{who}: {what} must have the same shapes and dtypes as {name}, but {path} is "
@@ -198,7 +185,7 @@ def scan(
 
 
 def _scan_length(xs_flat, xs_tree, length) -> int:
-    paths = _leaf_paths(xs_tree, "xs")
+    paths = leaf_paths(xs_tree, "xs")
     for path, x in zip(paths, xs_flat):
         if not x.shape:
             raise TypeError(

@@ -12,6 +12,7 @@ import operator
 import numpy as np
 
 from funcgrad.core.array import Array
+from funcgrad.core.ir import Literal
 from funcgrad.core.passes import forwarding_rules
 from funcgrad.core.primitive import Primitive, ShapedArray, eval_primitive
 from funcgrad.transforms.grad import defjvp, defvjp, nondiff_primitives
@@ -656,7 +657,7 @@ def stop_gradient(x):
 
 
 def _is_one(x) -> bool:
-    return type(x).__name__ == "Literal" and x.val == 1
+    return type(x) is Literal and x.val == 1
 
 
 def _forward_mul(eqn, is_zero):

@@ -41,14 +41,15 @@ from funcgrad.core.ir import (
     Var,
     effectful_primitives,
     eval_program,
+    make_program,
 )
 from funcgrad.core.passes import call_primitives, optimize
 from funcgrad.core.primitive import Primitive, ShapedArray
 from funcgrad.core.replay import compile_program
 from funcgrad.core.trace import Tracer, new_trace
-from funcgrad.core.tree import PyTreeDef, tree_flatten, tree_unflatten
+from funcgrad.core.tree import PyTreeDef, leaf_paths, tree_flatten, tree_unflatten
 from funcgrad.transforms.grad import defjvp_all, defvjp_all, jvp, vjp, zeros_like
-from funcgrad.transforms.vmap import batch_rules, vmap
+from funcgrad.transforms.vmap import batch_rules, batch_size, vmap
 
 __all__ = ["jit", "make_ir", "JittedFunction", "CacheInfo", "jit_p"]
 
@@ -88,15 +89,6 @@ def _derive(program: Program, key: tuple, build: Callable[[], Program]) -> Progr
     return out
 
 
-def _trace_flat(fun: Callable[..., list], avals: Sequence[ShapedArray]) -> Program:
-    """Traces ``fun`` (flat arrays in, a flat list out) into a program."""
-    with new_trace(ProgramTrace) as trace:
-        invars = [Var(a) for a in avals]
-        outs = fun(*[ProgramTracer(trace, v) for v in invars])
-        outvars = [trace.output_var(o) for o in outs]
-    return Program(invars, trace.constvars, trace.consts, trace.eqns, outvars)
-
-
 def _jit_jvp(primals, tangents, *, program, name):
     mask = tuple(t is not None for t in tangents)
 
@@ -111,7 +103,7 @@ def _jit_jvp(primals, tangents, *, program, name):
             return list(out) + list(out_t)
 
         t_avals = [a for a, m in zip(in_avals, mask) if m]
-        return _trace_flat(jvp_fun, list(in_avals) + t_avals)
+        return make_program(jvp_fun, *in_avals, *t_avals)[0]
 
     jvp_program = _derive(program, ("jvp", mask), build)
     outs = jit_p.bind(
@@ -133,7 +125,7 @@ def _jit_vjp(g, ans, *args, program, name):
             _, pullback = vjp(lambda *p: eval_program(program, *p), *a[:n])
             return list(pullback(list(a[n:])))
 
-        bwd = _trace_flat(vjp_fun, list(program.in_avals) + list(program.out_avals))
+        bwd, _ = make_program(vjp_fun, *program.in_avals, *program.out_avals)
         # It re-runs the forward pass; its effects (debug callbacks) already happened there.
         bwd.eqns = [e for e in bwd.eqns if e.prim not in effectful_primitives]
         return bwd
@@ -144,7 +136,7 @@ def _jit_vjp(g, ans, *args, program, name):
 
 
 def _jit_batch(args, dims, *, program, name):
-    size = next(a.shape[d] for a, d in zip(args, dims) if d is not None)
+    size = batch_size(args, dims)
     key = ("vmap", tuple(dims), size)
 
     def build():
@@ -153,7 +145,7 @@ def _jit_batch(args, dims, *, program, name):
             shape = a.shape if d is None else a.shape[:d] + (size,) + a.shape[d:]
             avals.append(ShapedArray(shape, a.dtype))
         f = vmap(lambda *a: eval_program(program, *a), in_axes=tuple(dims), axis_size=size)
-        return _trace_flat(lambda *a: list(f(*a)), avals)
+        return make_program(f, *avals)[0]
 
     batched = _derive(program, key, build)
     outs = jit_p.bind(*args, program=batched, name=f"vmap({name})")
@@ -220,21 +212,6 @@ def _user_frame() -> str:
             line = f" ({frame.line.strip()})" if frame.line else ""
             return f" at {frame.filename}:{frame.lineno}{line}"
     return ""
-
-
-def _leaf_paths(tree: PyTreeDef, prefix: str) -> list[str]:
-    """Readable names of a tree's leaves, e.g. ``params['w']`` or ``batch[1]``."""
-    if tree.kind is None:
-        return [prefix]
-    if tree.kind == "none":
-        return []
-    if tree.kind is dict:
-        keys = [f"[{k!r}]" for k in tree.aux]
-    elif tree.kind == "namedtuple":
-        keys = [f".{f}" for f in tree.aux._fields]
-    else:
-        keys = [f"[{i}]" for i in range(len(tree.children))]
-    return [p for k, c in zip(keys, tree.children) for p in _leaf_paths(c, prefix + k)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -425,8 +402,8 @@ class JittedFunction:
         outs = exe(raw)  # takes over `raw`: its slots are freed as values die
         result = []
         for o, src in zip(outs, entry.forwarded):
-            if src >= 0 and type(o) is not Array and isinstance(o, np.ndarray):
-                o = o.copy()  # never hand out a buffer the caller may still write
+            if src >= 0 and type(leaves[src]) is not Array and isinstance(o, np.ndarray):
+                o = o.copy()  # a NumPy argument returned as is: the caller may still write it
             a = _new_array(Array)
             a._value = o
             result.append(a)
@@ -449,7 +426,7 @@ class JittedFunction:
 
     @staticmethod
     def _paths(in_tree: PyTreeDef) -> list[str]:
-        return _leaf_paths(in_tree.children[0], "args") + _leaf_paths(in_tree.children[1], "kwargs")
+        return leaf_paths(in_tree.children[0], "args") + leaf_paths(in_tree.children[1], "kwargs")
 
     def _trace_entry(self, leaves: list, in_tree: PyTreeDef, static_items: tuple) -> _Entry:
         static = dict(static_items)

@@ -41,7 +41,7 @@ from funcgrad.core.ir import Program, ProgramTracer, Var, effectful_primitives, 
 from funcgrad.core.primitive import Primitive, ShapedArray
 from funcgrad.core.replay import compile_program
 from funcgrad.core.trace import Tracer, _state, new_trace
-from funcgrad.core.tree import PyTreeDef, tree_flatten, tree_unflatten
+from funcgrad.core.tree import PyTreeDef, leaf_paths, tree_flatten, tree_unflatten
 from funcgrad.lax.parallel import (
     Communicator,
     _axis_trace,
@@ -50,8 +50,8 @@ from funcgrad.lax.parallel import (
     unmapped_rules,
 )
 from funcgrad.transforms.grad import defjvp_all, defvjp_all, jvp, vjp, zeros_like
-from funcgrad.transforms.jit import JitTrace, _derive, _inexact, _leaf_paths
-from funcgrad.transforms.vmap import _expand_prefix, batch_rules, vmap
+from funcgrad.transforms.jit import JitTrace, _derive, _inexact
+from funcgrad.transforms.vmap import _expand_prefix, batch_rules, batch_size, vmap
 
 __all__ = ["pmap", "PmappedFunction", "pmap_p"]
 
@@ -362,7 +362,7 @@ def _pmap_vjp(g, ans, *args, **params):
 
 def _pmap_batch(args, dims, **params):
     program, in_axes, out_axes = params["program"], params["in_axes"], params["out_axes"]
-    size = next(a.shape[d] for a, d in zip(args, dims) if d is not None)
+    size = batch_size(args, dims)
     full_axes, shard_dims = [], []
     for d, ax in zip(dims, in_axes):
         if d is None or ax is None:
@@ -604,7 +604,7 @@ class PmappedFunction:
         return tree_unflatten(entry.out_tree, outs)
 
     def _paths(self, in_tree: PyTreeDef, dyn_positions: list[int]) -> list[str]:
-        raw = _leaf_paths(in_tree.children[0], "args") + _leaf_paths(in_tree.children[1], "kwargs")
+        raw = leaf_paths(in_tree.children[0], "args") + leaf_paths(in_tree.children[1], "kwargs")
         return [self._pretty(p, dyn_positions) for p in raw]
 
     def _devices_for(self, size: int, path: str, ax: int) -> tuple:
