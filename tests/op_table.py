@@ -342,6 +342,22 @@ OPS = [
         rtol=1e-5,
         atol=1e-5,
     ),
+    Op(
+        "log_softmax",
+        lambda x: lax.log_softmax(x, axis=-1),
+        lambda x: sps.log_softmax(x, axis=-1),
+        shapes="nonempty_rank1+",
+        rtol=1e-5,
+        atol=1e-5,
+    ),
+    Op(
+        "softmax",
+        lambda x: lax.softmax(x, axis=0),
+        lambda x: sps.softmax(x, axis=0),
+        shapes="nonempty_rank1+",
+        rtol=1e-5,
+        atol=1e-6,
+    ),
     Op("expit", fsp.expit, sps.expit),
     Op("logit", fsp.logit, sps.logit, domain="prob", rtol=1e-5, atol=1e-6),
     # indexing (gather, scatter, dynamic slices)

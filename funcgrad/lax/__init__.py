@@ -120,6 +120,7 @@ from funcgrad.lax.shape import (
     squeeze,
     transpose,
 )
+from funcgrad.lax.softmax import log_softmax, log_softmax_p, softmax, softmax_p
 from funcgrad.lax.sort import sort, sort_key_val, top_k
 from funcgrad.lax.special import digamma, erf, erf_inv, erfc, lgamma, polygamma
 from funcgrad.lax.window import (

@@ -123,21 +123,15 @@ def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
     return fnp.where(bx > threshold, x, soft)
 
 
-def _max_shift(x, axis):
-    m = fg.stop_gradient(fnp.max(x, axis=axis, keepdims=True))
-    return x - fnp.where(fnp.isfinite(m), m, 0)  # rows of -inf stay -inf, not nan
-
-
 def softmax(x: Any, dim: int = -1) -> Any:
-    """exp(x) / sum(exp(x)) along ``dim``, shifted by the max (no overflow)."""
-    e = fnp.exp(_max_shift(x, dim))
-    return e / fnp.sum(e, axis=dim, keepdims=True)
+    """exp(x) / sum(exp(x)) along ``dim``, shifted by the max (no overflow); one primitive."""
+    return lax.softmax(x, dim)
 
 
 def log_softmax(x: Any, dim: int = -1) -> Any:
-    """x - logsumexp(x) along ``dim``, shifted by the max (no overflow, no log(0))."""
-    s = _max_shift(x, dim)
-    return s - fnp.log(fnp.sum(fnp.exp(s), axis=dim, keepdims=True))
+    """x - logsumexp(x) along ``dim``, shifted by the max (no overflow, no log(0)); one
+    primitive (``lax.log_softmax``), whose backward is ``g - softmax(x) * sum(g)``."""
+    return lax.log_softmax(x, dim)
 
 
 # ----------------------------------------------------------------------------- linear and conv

@@ -111,6 +111,18 @@ def _check_labels(op, target, input, cdim, ignore_index):
 
 def _nll(op, logp, target, weight, ignore_index, reduction, cdim):
     """(sum of -w[y] logp[y], per-element weights w[y] masked by ignore_index)."""
+    if weight is None and _is_concrete(target) and not np.any(np.asarray(target) == ignore_index):
+        # Labels known now, none ignored, no class weights: every weight is 1, so the masking
+        # and weighting below would multiply by ones (five primitives each way, eagerly).
+        picked = fnp.take_along_axis(logp, fnp.expand_dims(target, cdim), axis=cdim)
+        loss = -fnp.squeeze(picked, axis=cdim)
+        w = fnp.ones(target.shape, logp.dtype)
+        if reduction == "none":
+            return loss, w
+        total = fnp.sum(loss)
+        if reduction == "sum":
+            return total, w
+        return total / (target.size if target.size else np.nan), w
     valid = target != ignore_index
     safe = fnp.where(valid, target, 0)
     picked = fnp.take_along_axis(logp, fnp.expand_dims(safe, cdim), axis=cdim)
