@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from funcgrad.core.primitive import Primitive, ShapedArray
-from funcgrad.transforms.grad import defjvp, defvjp
+from funcgrad.transforms.grad import defjvp, defvjp, defvjp_eager
 from funcgrad.transforms.vmap import batch_rules, moveaxis
 
 # dimension_numbers = ((lhs_contracting, rhs_contracting), (lhs_batch, rhs_batch)), as in JAX.
@@ -168,6 +168,39 @@ defjvp(
     lambda t, ans, x, y, **p: dot_general_p.bind(x, t, **p),
 )
 defvjp(dot_general_p, _dot_vjp_lhs, _dot_vjp_rhs)
+
+
+def _dot_eager_lhs(g, ans, x, y, dimension_numbers, swap_ans=False):
+    # _dot_general_transpose_lhs on NumPy values.
+    dims, out_axes = _transpose_lhs_plan(len(x.shape), len(y.shape), dimension_numbers, swap_ans)
+    res = _dot_general_impl(np, g, y, dimension_numbers=dims)
+    if res.dtype != x.dtype and x.dtype.kind in "fc":
+        res = res.astype(x.dtype)
+    return res if out_axes == tuple(range(len(out_axes))) else res.transpose(out_axes)
+
+
+def _dot_eager_rhs(g, ans, x, y, dimension_numbers):
+    # _dot_vjp_rhs on NumPy values.
+    (lc, rc), (lb, _) = dimension_numbers
+    nx = len(x.shape)
+    if not lb and rc == (0,) and len(y.shape) == 2 and lc == (nx - 1,):
+        lead = tuple(range(nx - 1))
+        res = _dot_general_impl(np, x, g, dimension_numbers=((lead, lead), ((), ())))
+        return res if res.dtype == y.dtype or y.dtype.kind not in "fc" else res.astype(y.dtype)
+    (x_contract, y_contract), (x_batch, y_batch) = dimension_numbers
+    swapped = ((y_contract, x_contract), (y_batch, x_batch))
+    return _dot_eager_lhs(g, ans, y, x, swapped, swap_ans=True)
+
+
+defvjp_eager(
+    dot_general_p,
+    lambda g, ans, x, y, *, dimension_numbers, preferred_element_type=None: _dot_eager_lhs(
+        g, ans, x, y, dimension_numbers
+    ),
+    lambda g, ans, x, y, *, dimension_numbers, preferred_element_type=None: _dot_eager_rhs(
+        g, ans, x, y, dimension_numbers
+    ),
+)
 
 
 def _dot_general_batch(args, dims, *, dimension_numbers, preferred_element_type=None):

@@ -6,6 +6,7 @@ shape by ``unbroadcast`` (as in HIPS autograd). Python scalars stay weakly typed
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 
@@ -15,7 +16,7 @@ from funcgrad.core.array import Array
 from funcgrad.core.ir import Literal
 from funcgrad.core.passes import forwarding_rules
 from funcgrad.core.primitive import Primitive, ShapedArray, eval_primitive
-from funcgrad.transforms.grad import defjvp, defvjp, nondiff_primitives
+from funcgrad.transforms.grad import defjvp, defvjp, defvjp_eager, nondiff_primitives
 from funcgrad.transforms.vmap import defbroadcasting
 
 # --------------------------------------------------------------------------------------------
@@ -97,15 +98,21 @@ def binary(name: str, ufunc: str | None = None, predicate: bool = False, op=None
     return prim
 
 
+@functools.lru_cache(maxsize=1024)
+def _broadcast_axes(gshape, shape):
+    # The axes of a cotangent of shape ``gshape`` that an operand of ``shape`` was broadcast along.
+    lead = len(gshape) - len(shape)
+    return tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(shape) if d == 1 and gshape[lead + i] != 1
+    )
+
+
 def unbroadcast(g, x):
     """Sums cotangent ``g`` over the axes along which ``x`` was broadcast; casts to x's dtype."""
     shape = x.shape
     gshape = g.shape
     if gshape != shape:
-        lead = len(gshape) - len(shape)
-        axes = tuple(range(lead)) + tuple(
-            lead + i for i, d in enumerate(shape) if d == 1 and gshape[lead + i] != 1
-        )
+        axes = _broadcast_axes(tuple(gshape), tuple(shape))
         if axes:
             g = reduce_sum_p.bind(g, axes=axes)
         if g.shape != shape:
@@ -124,6 +131,21 @@ def broadcast_like(t, ans):
     return t
 
 
+def unbroadcast_eager(g, x):
+    """``unbroadcast`` on NumPy values, for the eager vjp rules (see grad.eager_vjp_rules)."""
+    shape = x.shape
+    gshape = g.shape
+    if gshape != shape:
+        axes = _broadcast_axes(gshape, shape)
+        if axes:
+            g = np.add.reduce(g, axis=axes)
+        if g.shape != shape:
+            g = g.reshape(shape)
+    if g.dtype != x.dtype:
+        g = _convert_element_type_impl(np, g, new_dtype=x.dtype)
+    return g
+
+
 # Late imports: shape and reduce primitives are used by the helpers above.
 from funcgrad.lax.reduce import reduce_sum_p  # noqa: E402
 from funcgrad.lax.shape import broadcast_to_p, reshape_p  # noqa: E402
@@ -136,12 +158,22 @@ defjvp(
     add_p, lambda t, ans, x, y: broadcast_like(t, ans), lambda t, ans, x, y: broadcast_like(t, ans)
 )
 defvjp(add_p, lambda g, ans, x, y: unbroadcast(g, x), lambda g, ans, x, y: unbroadcast(g, y))
+defvjp_eager(
+    add_p,
+    lambda g, ans, x, y: unbroadcast_eager(g, x),
+    lambda g, ans, x, y: unbroadcast_eager(g, y),
+)
 
 sub_p = binary("sub", op=operator.sub)
 defjvp(
     sub_p, lambda t, ans, x, y: broadcast_like(t, ans), lambda t, ans, x, y: -broadcast_like(t, ans)
 )
 defvjp(sub_p, lambda g, ans, x, y: unbroadcast(g, x), lambda g, ans, x, y: unbroadcast(-g, y))
+defvjp_eager(
+    sub_p,
+    lambda g, ans, x, y: unbroadcast_eager(g, x),
+    lambda g, ans, x, y: unbroadcast_eager(-g, y),
+)
 
 mul_p = binary("mul", op=operator.mul)
 defjvp(
@@ -151,6 +183,11 @@ defjvp(
 )
 defvjp(
     mul_p, lambda g, ans, x, y: unbroadcast(g * y, x), lambda g, ans, x, y: unbroadcast(x * g, y)
+)
+defvjp_eager(
+    mul_p,
+    lambda g, ans, x, y: unbroadcast_eager(g * y, x),
+    lambda g, ans, x, y: unbroadcast_eager(x * g, y),
 )
 
 div_p = binary("div", op=operator.truediv)
@@ -163,6 +200,11 @@ defvjp(
     div_p,
     lambda g, ans, x, y: unbroadcast(g / y, x),
     lambda g, ans, x, y: unbroadcast(-g * ans / y, y),
+)
+defvjp_eager(
+    div_p,
+    lambda g, ans, x, y: unbroadcast_eager(g / y, x),
+    lambda g, ans, x, y: unbroadcast_eager(-g * ans / y, y),
 )
 
 rem_p = binary("rem", "fmod")  # C's fmod: the sign of x (fnp.mod builds NumPy's from it)
@@ -245,6 +287,11 @@ defvjp(
     lambda g, ans, x, y: unbroadcast(_route_max(g, x, y), x),
     lambda g, ans, x, y: unbroadcast(_route_max(g, y, x), y),
 )
+defvjp_eager(
+    max_p,
+    lambda g, ans, x, y: unbroadcast_eager(_route_max_impl(np, g, x, y), x),
+    lambda g, ans, x, y: unbroadcast_eager(_route_max_impl(np, g, y, x), y),
+)
 
 # heaviside(x1, x2): 0 where x1 < 0, x2 where x1 == 0, 1 where x1 > 0 (NumPy's ufunc).
 heaviside_p = binary("heaviside")
@@ -270,6 +317,11 @@ defvjp(
     lambda g, ans, x, y: unbroadcast(_route_max(g, y, x), x),
     lambda g, ans, x, y: unbroadcast(_route_max(g, x, y), y),
 )
+defvjp_eager(
+    min_p,
+    lambda g, ans, x, y: unbroadcast_eager(_route_max_impl(np, g, y, x), x),
+    lambda g, ans, x, y: unbroadcast_eager(_route_max_impl(np, g, x, y), y),
+)
 
 atan2_p = binary("atan2", "arctan2")
 defjvp(
@@ -289,6 +341,7 @@ nondiff_primitives.add(floor_divide_p)
 neg_p = unary("neg", "negative", lambda ans, x: -1.0)
 defjvp(neg_p, lambda t, ans, x: -t)  # linear: one negation instead of a product with -1
 defvjp(neg_p, lambda g, ans, x: -g)
+defvjp_eager(neg_p, lambda g, ans, x: -g)
 
 # --------------------------------------------------------------------------------------------
 # Transcendental and other unary functions: (name, NumPy ufunc, derivative from (ans, x))
@@ -297,6 +350,8 @@ exp_p = unary("exp", None, lambda ans, x: ans)
 exp2_p = unary("exp2", None, lambda ans, x: ans * math.log(2.0))
 expm1_p = unary("expm1", None, lambda ans, x: ans + 1.0)
 log_p = unary("log", None, lambda ans, x: 1.0 / x)
+defvjp_eager(exp_p, lambda g, ans, x: g * ans)
+defvjp_eager(log_p, lambda g, ans, x: g * (1.0 / x))
 log1p_p = unary("log1p", None, lambda ans, x: 1.0 / (x + 1.0))
 sin_p = unary("sin", None, lambda ans, x: cos(x))
 cos_p = unary("cos", None, lambda ans, x: -sin(x))
@@ -431,6 +486,10 @@ integer_pow_p.def_abstract_eval(_elementwise_abstract_eval)
 defbroadcasting(integer_pow_p)
 defjvp(integer_pow_p, lambda t, ans, x, *, y: t * _integer_pow_deriv(ans, x, y))
 defvjp(integer_pow_p, lambda g, ans, x, *, y: g * _integer_pow_deriv(ans, x, y))
+defvjp_eager(
+    integer_pow_p,
+    lambda g, ans, x, *, y: g * (0.0 if y == 0 else y * (x if y == 2 else x ** (y - 1))),
+)
 
 # --------------------------------------------------------------------------------------------
 # Comparisons and logic (no derivative)
@@ -540,6 +599,16 @@ convert_element_type_p.def_abstract_eval(_convert_element_type_abstract_eval)
 defbroadcasting(convert_element_type_p)
 defjvp(convert_element_type_p, _convert_jvp)
 defvjp(convert_element_type_p, _convert_vjp)
+defvjp_eager(
+    convert_element_type_p,
+    lambda g, ans, x, *, new_dtype: (
+        None
+        if np.dtype(new_dtype).kind not in "fc" or x.dtype.kind not in "fc"
+        else g
+        if g.dtype == x.dtype
+        else _convert_element_type_impl(np, g, new_dtype=x.dtype)
+    ),
+)
 
 
 def _identity_impl(xp, x):

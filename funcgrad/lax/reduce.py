@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from funcgrad.core.primitive import Primitive, ShapedArray
-from funcgrad.lax.shape import broadcast_to, reshape
-from funcgrad.transforms.grad import defjvp, defvjp, nondiff_primitives
+from funcgrad.lax.shape import _broadcast_to_impl, broadcast_to, reshape
+from funcgrad.transforms.grad import defjvp, defvjp, defvjp_eager, nondiff_primitives
 from funcgrad.transforms.vmap import batch_rules, shift_axes
 
 # Reductions call the array's own methods: NumPy's module-level functions add ~1 µs of Python
@@ -65,6 +65,12 @@ def _reduce_sum_impl(xp, x, *, axes):
 reduce_sum_p = _reduction("reduce_sum", _reduce_sum_impl)
 defjvp(reduce_sum_p, lambda t, ans, x, *, axes: reduce_sum(t, axes))
 defvjp(reduce_sum_p, lambda g, ans, x, *, axes: _expand(g, x, axes))
+defvjp_eager(
+    reduce_sum_p,
+    lambda g, ans, x, *, axes: _broadcast_to_impl(
+        np, g.reshape(_keep_shape(x.shape, axes)), shape=x.shape
+    ),
+)
 
 
 def reduce_sum(x, axes):

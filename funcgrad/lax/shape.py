@@ -8,7 +8,7 @@ import numpy as np
 
 from funcgrad.core.passes import forwarding_rules
 from funcgrad.core.primitive import Primitive, ShapedArray
-from funcgrad.transforms.grad import defjvp, defjvp_all, defvjp, defvjp_all
+from funcgrad.transforms.grad import defjvp, defjvp_all, defvjp, defvjp_all, defvjp_eager
 from funcgrad.transforms.vmap import batch_rules, batch_size, move_batch_axis, moveaxis, shift_axes
 
 
@@ -40,6 +40,7 @@ reshape_p.def_abstract_eval(_reshape_abstract_eval)
 forwarding_rules[reshape_p] = lambda eqn, is_zero: 0  # forwarded when the shape is unchanged
 defjvp(reshape_p, lambda t, ans, x, *, new_sizes: reshape(t, new_sizes))
 defvjp(reshape_p, lambda g, ans, x, *, new_sizes: reshape(g, _shape(x)))
+defvjp_eager(reshape_p, lambda g, ans, x, *, new_sizes: g.reshape(x.shape))
 batch_rules[reshape_p] = lambda args, dims, *, new_sizes: (
     reshape_p.bind(moveaxis(args[0], dims[0], 0), new_sizes=(args[0].shape[dims[0]],) + new_sizes),
     0,
@@ -99,6 +100,13 @@ broadcast_to_p.def_abstract_eval(_broadcast_to_abstract_eval)
 forwarding_rules[broadcast_to_p] = lambda eqn, is_zero: 0  # forwarded when nothing broadcasts
 defjvp(broadcast_to_p, lambda t, ans, x, *, shape: broadcast_to(t, shape))
 defvjp(broadcast_to_p, _broadcast_to_vjp)
+defvjp_eager(broadcast_to_p, lambda g, ans, x, *, shape: _unbroadcast_eager(g, x))
+
+
+def _unbroadcast_eager(g, x):
+    from funcgrad.lax.elementwise import unbroadcast_eager
+
+    return unbroadcast_eager(g, x)
 
 
 def _broadcast_to_batch(args, dims, *, shape):

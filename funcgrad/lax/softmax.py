@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from funcgrad.core.primitive import Primitive, ShapedArray
-from funcgrad.transforms.grad import defjvp, defvjp
+from funcgrad.transforms.grad import defjvp, defvjp, defvjp_eager
 from funcgrad.transforms.vmap import batch_rules
 
 
@@ -99,6 +99,10 @@ def _log_softmax_vjp(g, ans, x, *, axis):
 
 defjvp(log_softmax_p, _log_softmax_jvp)
 defvjp(log_softmax_p, _log_softmax_vjp)
+defvjp_eager(
+    log_softmax_p,
+    lambda g, ans, x, *, axis: g - np.exp(ans) * np.add.reduce(g, axis=axis, keepdims=True),
+)
 
 
 softmax_p = Primitive("softmax")
@@ -107,6 +111,10 @@ softmax_p.def_abstract_eval(_softmax_abstract_eval)
 batch_rules[softmax_p] = _batch_rule(softmax_p)
 defjvp(softmax_p, lambda t, ans, x, *, axis: ans * (t - _sum_keep(t * ans, axis)))
 defvjp(softmax_p, lambda g, ans, x, *, axis: ans * (g - _sum_keep(g * ans, axis)))
+defvjp_eager(
+    softmax_p,
+    lambda g, ans, x, *, axis: ans * (g - np.add.reduce(g * ans, axis=axis, keepdims=True)),
+)
 
 
 def _operand(op, x, axis):

@@ -7,7 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from funcgrad.core import backend
 from funcgrad.core.array import Array
+from funcgrad.core.config import config as _config
 from funcgrad.core.primitive import Primitive, eval_primitive
 from funcgrad.core.trace import Trace, Tracer, new_trace
 from funcgrad.core.tree import flatten_up_to, tree_flatten, tree_map, tree_unflatten
@@ -59,6 +61,19 @@ def defvjp(prim: Primitive, *rules) -> None:
 
 def defvjp_all(prim: Primitive, rule: Callable[..., Any]) -> None:
     vjp_rules[prim] = rule
+
+
+# eager_vjp_rules[prim]: per-argument rules like defvjp's, but on raw NumPy values (arrays and
+# NumPy scalars in, a NumPy array or scalar out). A first-order backward pass over concrete
+# NumPy values uses them instead of the rules above: the same maths with NumPy's operators
+# directly, without building an Array and dispatching a primitive per operation (about half of
+# an eager backward pass's cost). Higher-order, traced and CuPy backward passes keep the
+# funcgrad rules. Each rule is tested against its primitive's vjp rule (tests/transforms).
+eager_vjp_rules: dict[Primitive, tuple] = {}
+
+
+def defvjp_eager(prim: Primitive, *rules) -> None:
+    eager_vjp_rules[prim] = tuple(rules)
 
 
 def _missing_rule(prim: Primitive, kind: str) -> NotImplementedError:
@@ -251,6 +266,8 @@ class VJPTracer(Tracer):
 
 
 _new_tracer = object.__new__
+_new_array = Array.__new__
+_backend_state = backend.state
 
 
 def _new_vjp_tracer(trace, primal):
@@ -346,8 +363,20 @@ defvjp_all(custom_vjp_call_p, _custom_vjp_call_vjp)
 defvjp_all(custom_jvp_call_p, _custom_jvp_call_vjp)
 
 
-def backward_pass(tape, out_tracers, cts_out, in_tracers) -> list[Any]:
-    """Runs the tape in reverse from the output cotangents; returns the inputs' cotangents."""
+def backward_pass(tape, out_tracers, cts_out, in_tracers, level: int = 0) -> list[Any]:
+    """Runs the tape in reverse from the output cotangents; returns the inputs' cotangents.
+
+    ``level`` is the level of the trace that recorded the tape: at level 1 its values are
+    concrete, and with concrete NumPy cotangents the pass runs on raw NumPy values.
+    """
+    if (
+        level == 1
+        and use_eager_vjp_rules
+        and not _backend_state.gpu
+        and not _config._any_debug_nans
+        and all(type(c) is Array for c in cts_out)
+    ):
+        return _eager_backward_pass(tape, out_tracers, cts_out, in_tracers)
     cts: dict[int, Any] = {}
     for t, ct in zip(out_tracers, cts_out):
         if type(t) is VJPTracer:
@@ -366,15 +395,7 @@ def backward_pass(tape, out_tracers, cts_out, in_tracers) -> list[Any]:
         if rule is None:
             raise _missing_rule(prim, "vjp")
         if type(rule) is tuple:
-            for t, r in zip(ins, rule):
-                if t is None or r is None:
-                    continue
-                ct = r(g, ans, *primals, **params) if params else r(g, ans, *primals)
-                if ct is None:
-                    continue
-                k = id(t)
-                old = cts.get(k)
-                cts[k] = ct if old is None else old + ct
+            _apply_per_argument(cts, rule, ins, g, ans, primals, params)
         else:
             in_cts = rule(g, ans, *primals, **params)
             for t, ct in zip(ins, in_cts):
@@ -383,9 +404,91 @@ def backward_pass(tape, out_tracers, cts_out, in_tracers) -> list[Any]:
     return [cts.get(id(t)) for t in in_tracers]
 
 
+def _apply_per_argument(cts, rules, ins, g, ans, primals, params) -> None:
+    """Adds each traced argument's cotangent ``rule(g, ans, *primals)`` into ``cts``."""
+    for t, r in zip(ins, rules):
+        if t is None or r is None:
+            continue
+        ct = r(g, ans, *primals, **params) if params else r(g, ans, *primals)
+        if ct is None:
+            continue
+        k = id(t)
+        old = cts.get(k)
+        cts[k] = ct if old is None else old + ct
+
+
 def _accumulate(cts: dict[int, Any], key: int, ct: Any) -> None:
     old = cts.get(key)
     cts[key] = ct if old is None else old + ct
+
+
+# Tests flip this to compare the eager rules with the funcgrad ones.
+use_eager_vjp_rules = True
+
+
+def _raw(x):
+    return x._value if type(x) is Array else x
+
+
+def _eager_backward_pass(tape, out_tracers, cts_out, in_tracers) -> list[Any]:
+    # backward_pass on raw NumPy values: cotangents are NumPy arrays/scalars until the end.
+    # Primitives without an eager rule run their funcgrad rule on wrapped values.
+    cts: dict[int, Any] = {}
+    for t, ct in zip(out_tracers, cts_out):
+        if type(t) is VJPTracer:
+            _accumulate(cts, id(t), ct._value)
+    eager = eager_vjp_rules
+    for prim, params, ins, outs, primals, ans in reversed(tape):
+        rules = eager.get(prim)
+        if rules is None:
+            _generic_entry(cts, prim, params, ins, outs, primals, ans)
+            continue
+        g = cts.pop(id(outs), None)
+        if g is None:
+            continue
+        a = ans._value if type(ans) is Array else ans
+        if len(primals) == 1:
+            x = primals[0]
+            vals = (x._value if type(x) is Array else x,)
+        else:
+            vals = [p._value if type(p) is Array else p for p in primals]
+        _apply_per_argument(cts, rules, ins, g, a, vals, params)
+    out = []
+    for t in in_tracers:
+        c = cts.get(id(t))
+        if c is not None:
+            w = _new_array(Array)
+            w._value = c
+            c = w
+        out.append(c)
+    return out
+
+
+def _generic_entry(cts, prim, params, ins, outs, primals, ans) -> None:
+    """One tape entry of the eager pass through the primitive's funcgrad vjp rule."""
+    if prim.multiple_results:
+        gs = [cts.pop(id(o), None) for o in outs]
+        if all(g is None for g in gs):
+            return
+        g = [zeros_like(a) if g is None else Array(g) for g, a in zip(gs, ans)]
+    else:
+        g = cts.pop(id(outs), None)
+        if g is None:
+            return
+        g = Array(g)
+    rule = vjp_rules.get(prim)
+    if rule is None:
+        raise _missing_rule(prim, "vjp")
+    if type(rule) is tuple:
+        in_cts = [
+            None if t is None or r is None else r(g, ans, *primals, **params)
+            for t, r in zip(ins, rule)
+        ]
+    else:
+        in_cts = rule(g, ans, *primals, **params)
+    for t, ct in zip(ins, in_cts):
+        if t is not None and ct is not None:
+            _accumulate(cts, id(t), _raw(ct))
 
 
 def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False):
@@ -414,7 +517,7 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False):
         out_tracers = [o if type(o) is VJPTracer and o._trace is trace else None for o in out_flat]
         if has_aux:
             aux = _lower(aux, trace)
-    tape = trace.tape
+    tape, level = trace.tape, trace.level
     trace.tape = None  # tracers point at the trace: dropping its tape link avoids a cycle
     name = getattr(f, "__name__", "f")
 
@@ -434,7 +537,7 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False):
                 )
             if o.dtype.kind == "c" and c.dtype.kind != "c" and type(c) is Array:
                 ct_flat[i] = Array(np.asarray(c._value, o.dtype))  # a real cotangent: x + 0j
-        cts = backward_pass(tape, out_tracers, ct_flat, in_tracers)
+        cts = backward_pass(tape, out_tracers, ct_flat, in_tracers, level)
         cts = [zeros_like(p) if c is None else c for c, p in zip(cts, p_flat)]
         return tree_unflatten(p_tree, cts)
 
@@ -518,7 +621,7 @@ def value_and_grad(
             value = out if out_tracer is None else out.primal
         tape = trace.tape
         trace.tape = None
-        cts = backward_pass(tape, [out_tracer], [_one(value.dtype)], tracers)
+        cts = backward_pass(tape, [out_tracer], [_one(value.dtype)], tracers, trace.level)
         grads = tree_unflatten(
             tree, [zeros_like(x) if c is None else c for c, x in zip(cts, leaves)]
         )
