@@ -9,6 +9,7 @@ path; no module object is mutated, so ``apply`` is a pure function.
 from __future__ import annotations
 
 import threading
+import weakref
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -121,6 +122,16 @@ def _path_hash(path) -> int:
 # ----------------------------------------------------------------------------- Module
 
 
+class _StructureVersion:
+    """Counts structural changes to any Module (children, Parameters, Buffers)."""
+
+    version = 0
+
+
+_structure = _StructureVersion()
+_plans: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Module -> (version, plan)
+
+
 class Module:
     """Base class of layers and models (subclass it as in PyTorch).
 
@@ -149,6 +160,7 @@ class Module:
     def __setattr__(self, name: str, value: Any) -> None:
         d = self.__dict__
         if isinstance(value, Parameter):
+            _structure.version += 1
             kind = "_buffers" if isinstance(value, Buffer) else "_params"
             other = "_params" if kind == "_buffers" else "_buffers"
             d.setdefault(kind, {})[name] = value
@@ -169,7 +181,18 @@ class Module:
                 f"{type(self).__name__}.{name} is a Parameter; its values live in params (from "
                 "model.init(key)); assign a new nn.Parameter to redeclare it"
             )
+        if isinstance(value, Module) or isinstance(d.get(name), Module):
+            _structure.version += 1  # a child added or replaced: cached plans are stale
         object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        _structure.version += 1
+        d = self.__dict__
+        for kind in ("_params", "_buffers"):
+            if name in d.get(kind, ()):
+                del d[kind][name]  # undeclare a Parameter or Buffer, as PyTorch's del
+                return
+        object.__delattr__(self, name)
 
     def __getattr__(self, name: str) -> Any:
         # Only reached when normal lookup fails: parameters and buffers, read from the context.
@@ -286,7 +309,12 @@ class Module:
         """
         return self._apply(params, args, kwargs, state, rng, train, None)
 
-    def _apply(self, params, args, kwargs, state, rng, train, record):
+    def _plan(self):
+        """(paths by module id, params spec, state spec) of this module's tree, cached until a
+        Module anywhere gains or loses a child, a Parameter or a Buffer."""
+        cached = _plans.get(self)
+        if cached is not None and cached[0] == _structure.version:
+            return cached[1]
         paths = {}
         params_spec, state_spec = {}, {}
         for path, m in self._walk():
@@ -296,6 +324,12 @@ class Module:
                 params_spec[path] = d["_params"]
             if d.get("_buffers"):
                 state_spec[path] = d["_buffers"]
+        plan = (paths, params_spec, state_spec)
+        _plans[self] = (_structure.version, plan)
+        return plan
+
+    def _apply(self, params, args, kwargs, state, rng, train, record):
+        paths, params_spec, state_spec = self._plan()
         name = type(self).__name__
         _check_tree(f"{name}.apply", "params", params, params_spec, "model.init(key)")
         if state is None:

@@ -62,11 +62,15 @@ def apply_updates(params: Params, updates: Updates) -> Params:
     p_leaves, treedef = tree_flatten(params)
     u_leaves, u_treedef = tree_flatten(updates)
     _check_same_tree("apply_updates", treedef, u_treedef, p_leaves, u_leaves)
+    return tree_unflatten(treedef, _add_leaves(p_leaves, u_leaves))
+
+
+def _add_leaves(p_leaves, u_leaves):
     out = []
     for p, u in zip(p_leaves, u_leaves):
         new = p + u
         out.append(new if new.dtype == p.dtype else fnp.asarray(new, dtype=p.dtype))
-    return tree_unflatten(treedef, out)
+    return out
 
 
 def _check_same_tree(op, treedef, g_treedef, p_leaves, g_leaves):
@@ -107,7 +111,9 @@ def optimizer(transformation: GradientTransformation) -> Optimizer:
         g_leaves, g_treedef = tree_flatten(grads)
         _check_same_tree("Optimizer.update", treedef, g_treedef, p_leaves, g_leaves)
         updates, inner = transformation.update(grads, state.inner, state.params)
-        return OptState(apply_updates(state.params, updates), inner)
+        u_leaves, u_treedef = tree_flatten(updates)
+        _check_same_tree("Optimizer.update (updates)", treedef, u_treedef, p_leaves, u_leaves)
+        return OptState(tree_unflatten(treedef, _add_leaves(p_leaves, u_leaves)), inner)
 
     return Optimizer(init, update, transformation)
 

@@ -384,3 +384,28 @@ def test_module_outside_apply():
 
     with pytest.raises(RuntimeError, match="not an attribute"):
         Unregistered().apply({}, fnp.ones(2))
+
+
+def test_apply_sees_children_and_parameters_added_after_an_apply():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(3, 2)
+
+        def forward(self, x):
+            y = self.fc1(x)
+            return y if not hasattr(self, "fc2") else self.fc2(y)
+
+    model = Net()
+    x = fnp.ones((1, 3))
+    old = model.init(KEY)
+    assert model.apply(old, x).shape == (1, 2)
+    model.fc2 = nn.Linear(2, 4)  # a new child: apply's cached layout must not be reused
+    with pytest.raises(ValueError, match="has no entry 'fc2.weight'"):
+        model.apply(old, x)
+    assert model.apply(model.init(KEY), x).shape == (1, 4)
+    model.fc1.scale = nn.Parameter(fnp.ones(2))  # a new parameter deep inside
+    with pytest.raises(ValueError, match=r"has no entry 'fc1.scale' \(expected shape \(2,\)\)"):
+        model.apply(old | {"fc2": model.init(KEY)["fc2"]}, x)
+    del model.fc2, model.fc1.scale
+    assert model.apply(old, x).shape == (1, 2)  # the first layout again
