@@ -15,7 +15,7 @@ import numpy as np
 from funcgrad.core.array import Array, ArrayBase
 from funcgrad.core.primitive import Primitive, ShapedArray
 from funcgrad.core.trace import Tracer
-from funcgrad.transforms.grad import defjvp_all, defvjp_all
+from funcgrad.transforms.grad import defjvp_all, defvjp_all, defvjp_eager
 from funcgrad.transforms.vmap import batch_rules, batch_size, move_batch_axis, moveaxis
 
 # A spec is a tuple of entries, one per index item:
@@ -402,6 +402,12 @@ gather_p.def_impl(_gather_impl)
 gather_p.def_abstract_eval(_gather_abstract_eval)
 defjvp_all(gather_p, _gather_jvp)
 defvjp_all(gather_p, _gather_vjp)
+defvjp_eager(  # the operand's cotangent only: the index arrays are integers
+    gather_p,
+    lambda g, ans, x, *arrays, spec, unique_indices=False: _gather_transpose_impl(
+        np, g, *arrays, spec=spec, shape=x.shape, unique_indices=unique_indices
+    ),
+)
 
 
 def _gather_batch(args, dims, *, spec, unique_indices=False):

@@ -84,7 +84,9 @@ def _class_dim(op, input):
     return 1 if input.ndim >= 2 else 0
 
 
-def _check_labels(op, target, input, cdim, ignore_index):
+def _check_labels(op, target, input, cdim, ignore_index) -> bool:
+    """Checks the labels' dtype, shape and (when known now) range; True if they are known now
+    and none equals ``ignore_index``."""
     num = input.shape[cdim]
     expected = tuple(input.shape[:cdim]) + tuple(input.shape[cdim + 1 :])
     if not np.issubdtype(target.dtype, np.integer):
@@ -98,22 +100,30 @@ def _check_labels(op, target, input, cdim, ignore_index):
             f"{op}: labels of shape {tuple(target.shape)} do not match input of shape "
             f"{tuple(input.shape)}; expected labels of shape {expected}"
         )
-    if _is_concrete(target):
-        t = np.asarray(target)
-        t = t[t != ignore_index]
-        if t.size and (t.min() < 0 or t.max() >= num):
-            bad = t[(t < 0) | (t >= num)]
-            raise ValueError(
-                f"{op}: labels must be in the range [0, {num - 1}] for {num} classes (or equal "
-                f"ignore_index={ignore_index}), got {bad[:5].tolist()} (labels dtype {t.dtype})"
-            )
+    if not _is_concrete(target):
+        return False
+    t = np.asarray(target)
+    kept = t != ignore_index
+    all_kept = bool(kept.all())
+    if not all_kept:
+        t = t[kept]
+    if t.size and (t.min() < 0 or t.max() >= num):
+        bad = t[(t < 0) | (t >= num)]
+        raise ValueError(
+            f"{op}: labels must be in the range [0, {num - 1}] for {num} classes (or equal "
+            f"ignore_index={ignore_index}), got {bad[:5].tolist()} (labels dtype {t.dtype})"
+        )
+    return all_kept
 
 
-def _nll(op, logp, target, weight, ignore_index, reduction, cdim):
-    """(sum of -w[y] logp[y], per-element weights w[y] masked by ignore_index)."""
-    if weight is None and _is_concrete(target) and not np.any(np.asarray(target) == ignore_index):
-        # Labels known now, none ignored, no class weights: every weight is 1, so the masking
-        # and weighting below would multiply by ones (five primitives each way, eagerly).
+def _nll(op, logp, target, weight, ignore_index, reduction, cdim, none_ignored=False):
+    """(sum of -w[y] logp[y], per-element weights w[y] masked by ignore_index).
+
+    ``none_ignored``: the labels are known to contain no ``ignore_index`` (then, without class
+    weights, every weight is 1 and the masking and weighting are skipped: five primitives each
+    way, eagerly).
+    """
+    if none_ignored and weight is None:
         picked = fnp.take_along_axis(logp, fnp.expand_dims(target, cdim), axis=cdim)
         loss = -fnp.squeeze(picked, axis=cdim)
         w = fnp.ones(target.shape, logp.dtype)
@@ -157,9 +167,9 @@ def nll_loss(
     _check_reduction(op, reduction)
     cdim = _class_dim(op, input)
     target = fnp.asarray(target)
-    _check_labels(op, target, input, cdim, ignore_index)
+    none_ignored = _check_labels(op, target, input, cdim, ignore_index)
     _check_weight(op, weight, input.shape[cdim])
-    return _nll(op, input, target, weight, ignore_index, reduction, cdim)[0]
+    return _nll(op, input, target, weight, ignore_index, reduction, cdim, none_ignored)[0]
 
 
 def cross_entropy(
@@ -204,8 +214,8 @@ def cross_entropy(
         if reduction == "mean":
             return fnp.sum(loss) / (input.size // num if input.size else np.nan)
         return _reduce(op, loss, reduction)
-    _check_labels(op, target, input, cdim, ignore_index)
-    nll, w = _nll(op, logp, target, weight, ignore_index, reduction, cdim)
+    none_ignored = _check_labels(op, target, input, cdim, ignore_index)
+    nll, w = _nll(op, logp, target, weight, ignore_index, reduction, cdim, none_ignored)
     if label_smoothing == 0:
         return nll
     valid = (target != ignore_index).astype(logp.dtype)
