@@ -64,7 +64,14 @@ def unary(name: str, ufunc: str | None = None, deriv=None) -> Primitive:
     else:
         defjvp(prim, lambda t, ans, x: t * deriv(ans, x))
         defvjp(prim, lambda g, ans, x: g * deriv(ans, x))
+        # Eagerly on NumPy values: the derivative through funcgrad (its primitives run on the
+        # NumPy values directly), the product in NumPy.
+        defvjp_eager(prim, lambda g, ans, x: g * _raw(deriv(ans, x)))
     return prim
+
+
+def _raw(x):
+    return x._value if type(x) is Array else x
 
 
 def _operator_impl(op):
@@ -350,8 +357,6 @@ exp_p = unary("exp", None, lambda ans, x: ans)
 exp2_p = unary("exp2", None, lambda ans, x: ans * math.log(2.0))
 expm1_p = unary("expm1", None, lambda ans, x: ans + 1.0)
 log_p = unary("log", None, lambda ans, x: 1.0 / x)
-defvjp_eager(exp_p, lambda g, ans, x: g * ans)
-defvjp_eager(log_p, lambda g, ans, x: g * (1.0 / x))
 log1p_p = unary("log1p", None, lambda ans, x: 1.0 / (x + 1.0))
 sin_p = unary("sin", None, lambda ans, x: cos(x))
 cos_p = unary("cos", None, lambda ans, x: -sin(x))
@@ -537,6 +542,12 @@ defvjp(
     None,
     lambda g, ans, p, x, y: unbroadcast(select(p, g, 0.0), x),
     lambda g, ans, p, x, y: unbroadcast(select(p, 0.0, g), y),
+)
+defvjp_eager(
+    select_p,
+    None,
+    lambda g, ans, p, x, y: unbroadcast_eager(_select_impl(np, p, g, 0.0), x),
+    lambda g, ans, p, x, y: unbroadcast_eager(_select_impl(np, p, 0.0, g), y),
 )
 
 

@@ -150,6 +150,9 @@ forwarding_rules[transpose_p] = lambda eqn, is_zero: (
 )
 defjvp(transpose_p, lambda t, ans, x, *, permutation: transpose(t, permutation))
 defvjp(transpose_p, lambda g, ans, x, *, permutation: transpose(g, tuple(np.argsort(permutation))))
+defvjp_eager(
+    transpose_p, lambda g, ans, x, *, permutation: g.transpose(tuple(np.argsort(permutation)))
+)
 batch_rules[transpose_p] = lambda args, dims, *, permutation: (
     transpose(moveaxis(args[0], dims[0], 0), (0,) + tuple(p + 1 for p in permutation)),
     0,

@@ -67,6 +67,20 @@ def test_broadcasting_weak_scalars_and_dtypes(funcgrad_rules):
     check_close(fast, slow, rtol=1e-6)
 
 
+def test_unary_where_and_transpose_agree(funcgrad_rules):
+    def f(x, y):
+        z = fnp.where(x > 0.2, fnp.sin(x) * fnp.tanh(y), fnp.sqrt(y) / (1 + fnp.abs(x)))
+        return fnp.sum(fnp.transpose(z, (1, 0, 2))[0] ** 2) + fnp.sum(fnp.log1p(y).T)
+
+    rng = np.random.default_rng(3)
+    x = fnp.asarray(rng.standard_normal((2, 3, 4)))
+    y = fnp.asarray(rng.uniform(0.5, 2.0, (3, 1)))
+    g = fg.grad(f, argnums=(0, 1))
+    fast, slow = g(x, y), funcgrad_rules(g, x, y)
+    assert [a.shape for a in fast] == [(2, 3, 4), (3, 1)]
+    check_close(fast, slow, rtol=1e-12)
+
+
 def test_complex_vjp_agrees(funcgrad_rules):
     def f(z):
         return z * (1 + 2j) / (z + 3) - fnp.exp(z)
