@@ -10,7 +10,7 @@ import numpy as np
 from funcgrad.core.array import Array
 from funcgrad.core.primitive import Primitive
 from funcgrad.core.trace import Trace, Tracer, _state, new_trace
-from funcgrad.core.tree import tree_flatten, tree_unflatten
+from funcgrad.core.tree import leaf_paths, tree_flatten, tree_structure, tree_unflatten
 
 __all__ = ["vmap", "batch_rules", "collective_rules", "axis_names_in_scope"]
 
@@ -407,27 +407,10 @@ def _out_value(o, trace, ax, size, name):
 
 
 def _leaf_paths(args, kwargs) -> list[str]:
+    """The leaves' names for errors: ``argument 0['w']``, ``keyword 'x'``."""
     paths: list[str] = []
-
-    def walk(x, path):
-        leaves, td = tree_flatten(x)
-        if td.kind is None:
-            paths.append(path)
-            return
-        if td.kind == "none":
-            return
-        if isinstance(x, dict):
-            for k in sorted(x, key=lambda k: (type(k).__name__, k)):
-                walk(x[k], f"{path}[{k!r}]")
-        elif isinstance(x, (tuple, list)):
-            for i, c in enumerate(x):
-                walk(c, f"{path}[{i}]")
-        else:
-            for i in range(len(leaves)):
-                paths.append(f"{path}.leaf{i}")
-
     for i, a in enumerate(args):
-        walk(a, f"argument {i}")
+        paths += leaf_paths(tree_structure(a), f"argument {i}")
     for k in sorted(kwargs):
-        walk(kwargs[k], f"keyword {k!r}")
+        paths += leaf_paths(tree_structure(kwargs[k]), f"keyword {k!r}")
     return paths
