@@ -101,9 +101,18 @@ def eval_primitive(prim: Primitive, args, params) -> Any:
 
 def _eval_general(prim: Primitive, args, params) -> Any:
     vals = [a._value if type(a) is Array else a for a in args]
-    xp = backend.xp_of(vals[0]) if _backend_state.gpu and vals else np
+    gpu = None
+    if _backend_state.gpu:  # CuPy operands: run on their GPU, host operands copied there
+        xp, vals, gpu = backend.place(prim.name, vals)
+    else:
+        xp = np
     try:
-        out = prim.impl(xp, *vals, **params)
+        if gpu is None:
+            out = prim.impl(xp, *vals, **params)
+        else:
+            with xp.cuda.Device(gpu):
+                out = prim.impl(xp, *vals, **params)
+                out = [_on_gpu(xp, o) for o in out] if prim.multiple_results else _on_gpu(xp, out)
     except (ValueError, TypeError, IndexError) as e:
         raise _describe(prim, args, params, e) from e
     if config._any_debug_nans and config.debug_nans:
@@ -114,6 +123,11 @@ def _eval_general(prim: Primitive, args, params) -> Any:
 
 
 _backend_state = backend.state
+
+
+def _on_gpu(xp, value: Any) -> Any:
+    # An impl may hand back a NumPy value (a host-side shortcut): results stay on the GPU.
+    return xp.asarray(value) if isinstance(value, (np.ndarray, np.generic)) else value
 
 
 def _wrap(value: Any) -> Array:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from funcgrad import lax
+from funcgrad.core import backend
 from funcgrad.core.array import Array, ArrayBase
 from funcgrad.core.dtypes import default_float
 from funcgrad.core.trace import Tracer
@@ -148,13 +149,12 @@ def asarray(a: Any, dtype=None, order=None, *, copy: bool | None = None, device=
         out = _stack_traced(a)
         return out if dtype is None else lax.convert_element_type(out, dtype)
     if hasattr(a, "__array__") and not isinstance(a, (np.ndarray, np.generic)):
-        xp_arr = a
-        if type(a).__module__.startswith("cupy"):
-            return Array(a.astype(dtype) if dtype is not None else a.copy())
-        a = np.asarray(xp_arr)
+        if backend.xp_of(a) is not np:  # a CuPy array: copied on its own GPU
+            with backend.gpu_context(a.device.id):
+                return Array(a.astype(dtype) if dtype is not None else a.copy())
+        a = np.asarray(a)
     if isinstance(a, (np.ndarray, np.generic)):
-        v = np.array(a, dtype=dtype, copy=True)
-        return Array(v if v.ndim else v[()])
+        return _placed(np.array(a, dtype=dtype, copy=True))
     try:
         v = _np_default(a, dtype)
     except ValueError as e:
@@ -167,7 +167,12 @@ def asarray(a: Any, dtype=None, order=None, *, copy: bool | None = None, device=
         ) from e
     if v.dtype == object:
         raise TypeError(f"fnp.{public_caller()}: cannot convert {a!r} to a numeric array")
-    return Array(v if v.ndim else v[()])
+    return _placed(v)
+
+
+def _placed(v: np.ndarray) -> Array:
+    """An Array of fresh host data, on the default device (``fg.default_backend()``)."""
+    return Array(backend.on_default_device(v if v.ndim else v[()]))
 
 
 def array(object: Any, dtype=None, *, copy: bool = True, order="K", ndmin: int = 0) -> Any:  # noqa: A002
@@ -213,12 +218,12 @@ def _dtype_or_default(dtype):
 
 def zeros(shape, dtype=None) -> Array:
     """An array of zeros (float32 by default). Example: ``fnp.zeros((2, 3))``."""
-    return Array(np.zeros(_shape_arg(shape), _dtype_or_default(dtype)))
+    return _placed(np.zeros(_shape_arg(shape), _dtype_or_default(dtype)))
 
 
 def ones(shape, dtype=None) -> Array:
     """An array of ones (float32 by default). Example: ``fnp.ones(3)``."""
-    return Array(np.ones(_shape_arg(shape), _dtype_or_default(dtype)))
+    return _placed(np.ones(_shape_arg(shape), _dtype_or_default(dtype)))
 
 
 def full(shape, fill_value, dtype=None) -> Any:
@@ -234,12 +239,20 @@ def full(shape, fill_value, dtype=None) -> Any:
         dtype = np.asarray(fill_value).dtype
         if dtype == np.float64 and type(fill_value) is float:
             dtype = default_float()
-    return Array(np.full(shape, fill_value, dtype))
+    return _placed(np.full(shape, fill_value, dtype))
 
 
 def empty(shape, dtype=None) -> Array:
     """Same as ``zeros``: funcgrad arrays are immutable, so no uninitialised memory is exposed."""
     return zeros(shape, dtype)
+
+
+def _like(a, v: np.ndarray) -> Array:
+    """``v`` on ``a``'s GPU when ``a`` is a GPU Array, else on the default device."""
+    value = a._value if type(a) is Array else a
+    if backend.xp_of(value) is not np:
+        return Array(backend.to_gpu(v, value.device.id))
+    return _placed(v)
 
 
 def _like_dtype(a, dtype):
@@ -248,12 +261,12 @@ def _like_dtype(a, dtype):
 
 def zeros_like(a, dtype=None, shape=None) -> Array:
     """Zeros with the shape and dtype of ``a``."""
-    return Array(np.zeros(np.shape(a) if shape is None else shape, _like_dtype(a, dtype)))
+    return _like(a, np.zeros(_shape_of(a) if shape is None else shape, _like_dtype(a, dtype)))
 
 
 def ones_like(a, dtype=None, shape=None) -> Array:
     """Ones with the shape and dtype of ``a``."""
-    return Array(np.ones(np.shape(a) if shape is None else shape, _like_dtype(a, dtype)))
+    return _like(a, np.ones(_shape_of(a) if shape is None else shape, _like_dtype(a, dtype)))
 
 
 def full_like(a, fill_value, dtype=None, shape=None) -> Any:
@@ -275,7 +288,7 @@ def arange(start, stop=None, step=1, dtype=None) -> Array:
     v = np.arange(start, stop, step, dtype=dtype)
     if dtype is None and v.dtype == np.float64:
         v = v.astype(default_float())
-    return Array(v)
+    return _placed(v)
 
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
@@ -296,12 +309,12 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
         v = v.astype(dtype)
     elif v.dtype == np.float64 and not _has_float64(start) and not _has_float64(stop):
         v = v.astype(default_float())
-    return (Array(v), step) if retstep else Array(v)
+    return (_placed(v), step) if retstep else _placed(v)
 
 
 def eye(N, M=None, k=0, dtype=None) -> Array:
     """A 2-d array with ones on the ``k``-th diagonal."""
-    return Array(np.eye(N, M, k, dtype=_dtype_or_default(dtype)))
+    return _placed(np.eye(N, M, k, dtype=_dtype_or_default(dtype)))
 
 
 def identity(n, dtype=None) -> Array:
