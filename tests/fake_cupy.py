@@ -233,8 +233,14 @@ class ndarray:  # noqa: N801 - CuPy's name
     flags = property(lambda self: self._a.flags)
     device = property(lambda self: Device(self._dev))
     T = property(lambda self: ndarray._make(self._a.T, self._dev))
-    real = property(lambda self: ndarray._make(self._a.real, self._dev))
-    imag = property(lambda self: ndarray._make(self._a.imag, self._dev))
+    real = property(
+        lambda self: ndarray._make(self._a.real, self._dev),
+        lambda self, v: setattr(_unwrap(self, "real"), "real", _unwrap(v, "real")),
+    )
+    imag = property(
+        lambda self: ndarray._make(self._a.imag, self._dev),
+        lambda self, v: setattr(_unwrap(self, "imag"), "imag", _unwrap(v, "imag")),
+    )
 
     def __getattr__(self, name: str):
         attr = getattr(self._a, name)  # an AttributeError for what NumPy lacks too
@@ -389,10 +395,6 @@ def _to_device(name: str, a, dtype=None, copy=None, order="K", **kwargs):
     if isinstance(a, (list, tuple)):
         a = _unwrap(a, name)  # device arrays inside a list must be on the current device
     return ndarray._make(np.array(a, dtype=dtype))
-
-
-def _keep(a: ndarray, out: np.ndarray) -> ndarray:
-    return a if out is a._a else ndarray._make(out, a._dev)
 
 
 class _Ufunc:
