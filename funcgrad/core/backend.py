@@ -251,8 +251,9 @@ def _mixed_error(who: str, a: Device, b: Device) -> ValueError:
 def place(who: str, values: list):
     """For an operation ``who`` on ``values`` (buffers and scalars): ``(xp, values, gpu)``, where
     ``gpu`` is the id of the GPU that holds CuPy operands (None: run on the host) and ``values``
-    have their host buffers copied there. Operands on two GPUs, or on a GPU and a committed CPU
-    device, are an error naming both."""
+    have their host buffers copied there. Host operands alone run on the default device (the
+    first GPU where that is the default, unless one is committed to a CPU device). Operands on
+    two GPUs, or on a GPU and a committed CPU device, are an error naming both."""
     cp = sys.modules.get("cupy")
     if cp is None:
         return np, values, None
@@ -265,7 +266,14 @@ def place(who: str, values: list):
             elif d != gpu:
                 raise _mixed_error(who, Device("gpu", gpu), Device("gpu", d))
     if gpu is None:
-        return np, values, None
+        if (
+            any(isinstance(v, np.ndarray) for v in values)
+            and not any(type(v) is _OnDevice for v in values)
+            and default_backend() == "gpu"
+        ):
+            gpu = 0
+        else:
+            return np, values, None
     moved = []
     for v in values:
         if isinstance(v, np.ndarray):

@@ -139,10 +139,25 @@ def asarray(a: Any, dtype=None, order=None, *, copy: bool | None = None, device=
     hold arrays being differentiated (``fnp.asarray([x, 1.0])`` under ``fg.grad``); Python
     scalars among them take the arrays' dtype, as in JAX.
 
+    Host data lands on the default device (the first GPU where ``fg.default_backend()`` is
+    ``"gpu"``), or on ``device`` when given (``fg.device_put``).
+
     Example:
       >>> fnp.asarray([1.0, 2.0]).dtype
       dtype('float32')
     """
+    out = _to_array(a, dtype, True)
+    if device is not None:
+        from funcgrad.core.array import device_put
+
+        out = device_put(out, device)
+    return out
+
+
+def _to_array(a: Any, dtype, place: bool) -> Any:
+    """``asarray``; host data is placed on the default device if ``place``, else it stays an
+    uncommitted host Array (which follows the other operands of an operation to their GPU)."""
+    new = _placed if place else _host
     if isinstance(a, ArrayBase):
         return a if dtype is None else lax.convert_element_type(a, dtype)
     if isinstance(a, (list, tuple)) and _contains_traced(a):
@@ -154,7 +169,7 @@ def asarray(a: Any, dtype=None, order=None, *, copy: bool | None = None, device=
                 return Array(a.astype(dtype) if dtype is not None else a.copy())
         a = np.asarray(a)
     if isinstance(a, (np.ndarray, np.generic)):
-        return _placed(np.array(a, dtype=dtype, copy=True))
+        return new(np.array(a, dtype=dtype, copy=True))
     try:
         v = _np_default(a, dtype)
     except ValueError as e:
@@ -167,12 +182,16 @@ def asarray(a: Any, dtype=None, order=None, *, copy: bool | None = None, device=
         ) from e
     if v.dtype == object:
         raise TypeError(f"fnp.{public_caller()}: cannot convert {a!r} to a numeric array")
-    return _placed(v)
+    return new(v)
 
 
 def _placed(v: np.ndarray) -> Array:
     """An Array of fresh host data, on the default device (``fg.default_backend()``)."""
     return Array(backend.on_default_device(v if v.ndim else v[()]))
+
+
+def _host(v: np.ndarray) -> Array:
+    return Array(v if v.ndim else v[()])
 
 
 def array(object: Any, dtype=None, *, copy: bool = True, order="K", ndmin: int = 0) -> Any:  # noqa: A002
@@ -199,10 +218,11 @@ def no_out(who: str, out: Any) -> None:
 
 def operand(x: Any) -> Any:
     """An operand for a lax call: arrays/tracers and Python scalars pass through (scalars stay
-    weakly typed); everything else goes through ``asarray``."""
+    weakly typed); everything else goes through ``asarray``, staying on the host: a NumPy
+    operand follows the other operands to their device (JAX's uncommitted data)."""
     if isinstance(x, ArrayBase) or type(x) in (int, float, bool, complex):
         return x
-    return asarray(x)
+    return _to_array(x, None, False)
 
 
 def unary_operand(x: Any) -> Any:
