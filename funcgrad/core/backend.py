@@ -250,10 +250,11 @@ def _mixed_error(who: str, a: Device, b: Device) -> ValueError:
 
 def place(who: str, values: list):
     """For an operation ``who`` on ``values`` (buffers and scalars): ``(xp, values, gpu)``, where
-    ``gpu`` is the id of the GPU that holds CuPy operands (None: run on the host) and ``values``
-    have their host buffers copied there. Host operands alone run on the default device (the
-    first GPU where that is the default, unless one is committed to a CPU device). Operands on
-    two GPUs, or on a GPU and a committed CPU device, are an error naming both."""
+    ``gpu`` is the id of the GPU that holds CuPy operands (None: run on the host; ``"commit"``:
+    on the host, with results committed to the CPU device of the committed operands) and
+    ``values`` have their host buffers copied there. Host operands alone run on the default
+    device (the first GPU where that is the default, unless one is committed to a CPU device).
+    Operands on two GPUs, or on a GPU and a committed CPU device, are an error naming both."""
     cp = sys.modules.get("cupy")
     if cp is None:
         return np, values, None
@@ -266,11 +267,9 @@ def place(who: str, values: list):
             elif d != gpu:
                 raise _mixed_error(who, Device("gpu", gpu), Device("gpu", d))
     if gpu is None:
-        if (
-            any(isinstance(v, np.ndarray) for v in values)
-            and not any(type(v) is _OnDevice for v in values)
-            and default_backend() == "gpu"
-        ):
+        if any(type(v) is _OnDevice for v in values):
+            return np, values, "commit"  # the results stay on that CPU device
+        if any(isinstance(v, np.ndarray) for v in values) and default_backend() == "gpu":
             gpu = 0
         else:
             return np, values, None
@@ -346,6 +345,15 @@ def _commit(result, device: Device):
     if isinstance(result, list):
         return [_commit(r, device) for r in result]
     return result
+
+
+def recommit(who: str, values, out, multiple: bool):
+    """``out`` (an impl's result on ``values``) committed to their CPU device: an impl may build
+    its result with plain NumPy (``as_strided``, ``np.ndarray(...)``) and lose the commitment."""
+    device = committed_device(who, values)
+    if multiple:
+        return [commit(o, device) if type(o) is np.ndarray else o for o in out]
+    return commit(out, device) if type(out) is np.ndarray else out
 
 
 def commit(value, device: Device):

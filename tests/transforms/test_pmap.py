@@ -186,3 +186,36 @@ def test_shard_error_does_not_hang():
 def _fail_on_1(i):
     if int(i) == 1:
         raise RuntimeError("shard 1 fails")
+
+
+@pytest.mark.parametrize("backend", ["fake-gpu", "gpu"], indirect=True)
+def test_pmap_over_gpus_equals_vmap(backend):
+    """One shard per GPU (under its cupy.cuda.Device and stream): collectives, grad of pmap,
+    outputs on the first GPU; equal to vmap with the same axis name."""
+    from tests.backends import gpu_count
+
+    n = gpu_count(backend)
+    if n < 2:
+        pytest.skip("needs 2 GPUs")
+    devices = fg.devices("gpu")[:2]
+    x = np.random.default_rng(3).standard_normal((2, 3, 2)).astype(np.float32)
+    for name, f in COLLECTIVES.items():
+        out = fg.pmap(f, "i", devices=devices)(x)
+        assert out.device == devices[0], name
+        _close(out, fg.vmap(f, axis_name="i")(x))
+    perm = [(0, 1), (1, 0)]
+    g = lambda v: lax.ppermute(v, "i", perm) * lax.axis_index("i")  # noqa: E731
+    _close(fg.pmap(g, "i", devices=devices)(x), fg.vmap(g, axis_name="i")(x))
+
+    def loss(w, xs):
+        return lax.pmean(fnp.sum(fnp.tanh(xs @ w) ** 2), "i")
+
+    w = fnp.ones((2, 4))
+    grads = fg.pmap(fg.grad(loss), "i", in_axes=(None, 0), devices=devices)(w, x)
+    expected = fg.vmap(fg.grad(loss), (None, 0), axis_name="i")(w, x)
+    _close(grads, expected)
+    on_gpu1 = fg.device_put(fnp.asarray(x), devices[1])  # inputs on any GPU are sharded over
+    summed = fg.pmap(lambda v: lax.psum(v, "i"), "i", devices=devices)(on_gpu1)
+    _close(summed, np.stack([x.sum(0)] * 2))
+    with fg.config(num_cpu_devices=2):  # the default devices are the GPUs
+        assert fg.pmap(lambda v: v + 1)(x).device.platform == "gpu"
