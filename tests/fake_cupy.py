@@ -243,6 +243,8 @@ class ndarray:  # noqa: N801 - CuPy's name
     )
 
     def __getattr__(self, name: str):
+        if name.startswith("__"):  # no __array_interface__ & co: NumPy must not see the buffer
+            raise AttributeError(name)
         attr = getattr(self._a, name)  # an AttributeError for what NumPy lacks too
         if not callable(attr):
             return attr

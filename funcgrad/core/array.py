@@ -215,7 +215,8 @@ def device_put(x: Any, device: backend.Device | None = None) -> Any:
         elif backend.xp_of(leaf) is not np:  # a CuPy array
             if device is None or device.platform == "gpu":
                 gpu = leaf.device.id if device is None else device.id
-                return Array(leaf.copy() if gpu == leaf.device.id else backend.to_gpu(leaf, gpu))
+                with backend.gpu_context(gpu):
+                    return Array(leaf.copy())  # the caller may still write its array
             value = leaf.get()
         elif isinstance(leaf, (bool, int, float, complex)):
             value = np.asarray(leaf, dtype_of(leaf))
