@@ -18,8 +18,10 @@ _real = []
 def real_gpu_count() -> int:
     """GPUs real CuPy sees (0 without CuPy or without a GPU); probed once."""
     if not _real:
+        if _is_fake():  # probed only where the real module is reachable
+            return 0
         n = 0
-        if importlib.util.find_spec("cupy") is not None and not _is_fake():
+        if importlib.util.find_spec("cupy") is not None:
             try:
                 import cupy
 
@@ -72,4 +74,6 @@ def use_backend(name: str, n_fake_devices: int = 2):
 
 def gpu_count(name: str) -> int:
     """How many GPUs backend ``name`` has."""
-    return {"cpu": 0, "gpu": real_gpu_count(), "fake-gpu": 2}[name]
+    if name == "gpu":
+        return real_gpu_count()
+    return {"cpu": 0, "fake-gpu": 2}[name]

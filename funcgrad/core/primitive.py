@@ -119,7 +119,11 @@ def _eval_general(prim: Primitive, args, params) -> Any:
     except (ValueError, TypeError, IndexError) as e:
         raise _describe(prim, args, params, e) from e
     if config._any_debug_nans and config.debug_nans:
-        _check_nans(prim, out)
+        if isinstance(gpu, int):
+            with xp.cuda.Device(gpu):
+                _check_nans(prim, out)
+        else:
+            _check_nans(prim, out)
     if prim.multiple_results:
         return [_wrap(o) for o in out]
     return _wrap(out)

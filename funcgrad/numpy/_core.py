@@ -165,6 +165,7 @@ def _to_array(a: Any, dtype, place: bool) -> Any:
         return out if dtype is None else lax.convert_element_type(out, dtype)
     if hasattr(a, "__array__") and not isinstance(a, (np.ndarray, np.generic)):
         if backend.xp_of(a) is not np:  # a CuPy array: copied on its own GPU
+            backend.state.gpu = True
             with backend.gpu_context(a.device.id):
                 return Array(a.astype(dtype) if dtype is not None else a.copy())
         a = np.asarray(a)

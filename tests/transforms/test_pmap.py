@@ -214,6 +214,14 @@ def test_pmap_over_gpus_equals_vmap(backend):
     grads = fg.pmap(fg.grad(loss), "i", in_axes=(None, 0), devices=devices)(w, x)
     expected = fg.vmap(fg.grad(loss), (None, 0), axis_name="i")(w, x)
     _close(grads, expected)
+    outer = lambda w: fg.pmap(loss, "i", in_axes=(None, 0), devices=devices)(w, x).sum()  # noqa: E731
+    g = fg.grad(outer)(w)  # grad of pmap: pmap_p's vjp, run on the GPUs again
+    assert g.device.platform == "gpu"
+    _close(g, fg.grad(lambda w: fg.vmap(loss, (None, 0), axis_name="i")(w, x).sum())(w))
+    with fg.config(debug_nans=True):
+        _close(
+            fg.pmap(lambda v: lax.psum(v, "i"), "i", devices=devices)(x), np.stack([x.sum(0)] * 2)
+        )
     on_gpu1 = fg.device_put(fnp.asarray(x), devices[1])  # inputs on any GPU are sharded over
     summed = fg.pmap(lambda v: lax.psum(v, "i"), "i", devices=devices)(on_gpu1)
     _close(summed, np.stack([x.sum(0)] * 2))
