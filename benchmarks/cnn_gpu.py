@@ -11,12 +11,13 @@ import numpy as np
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
-from benchmarks import Skip, Variant, assert_close
-from benchmarks.cnn import BATCH, CLASSES, LR, SIZE, funcgrad_step, model, opt
+from benchmarks import Skip, Variant, assert_close, cnn
+from benchmarks.cnn import CLASSES, LR, SIZE, funcgrad_step, model, opt
 from funcgrad import nn
 from funcgrad.core import backend
 
 NAME = "cnn_gpu"
+BATCH = cnn.BATCH  # the tests run it smaller
 DESCRIPTION = (
     f"the cnn workload's SGD step (batch {BATCH}, (3, {SIZE}, {SIZE}) float32) on one GPU with "
     "CuPy, vs the CPU step and vs PyTorch's eager step on the same GPU"
