@@ -113,13 +113,69 @@ runtime = types.SimpleNamespace(
     getDevice=_current,
     CUDARuntimeError=CUDARuntimeError,
 )
-cuda = types.SimpleNamespace(
-    Device=Device,
-    Stream=Stream,
-    get_current_stream=get_current_stream,
-    runtime=runtime,
-    is_available=lambda: _config["n_devices"] > 0,
-)
+cuda = types.ModuleType("cupy.cuda")
+cuda.Device = Device
+cuda.Stream = Stream
+cuda.get_current_stream = get_current_stream
+cuda.runtime = runtime
+cuda.is_available = lambda: _config["n_devices"] > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# cupy.cuda.nccl (installed only when asked for): device pointers are looked up in ``_memory``,
+# which ``ndarray.data`` fills.
+
+_memory: dict[int, np.ndarray] = {}
+
+
+class _Memory:
+    def __init__(self, a: np.ndarray):
+        self.ptr = id(a)
+        _memory[self.ptr] = a
+
+
+class _Group:
+    def __init__(self, size: int):
+        self.barrier = threading.Barrier(size)
+        self.slots: list = [None] * size
+
+
+class NcclCommunicator:
+    """``cupy.cuda.nccl.NcclCommunicator`` made by ``initAll``: ranks of one process, one per
+    device, meeting at a barrier (NCCL's all-gather of bytes)."""
+
+    def __init__(self, group: _Group, rank: int, device: int):
+        self._group, self._rank, self._device = group, rank, device
+
+    @staticmethod
+    def initAll(devices) -> list:  # noqa: N802 - CuPy's name
+        devices = list(range(devices)) if isinstance(devices, int) else list(devices)
+        group = _Group(len(devices))
+        return [NcclCommunicator(group, r, d) for r, d in enumerate(devices)]
+
+    def allGather(self, sendbuf, recvbuf, count, datatype, stream) -> None:  # noqa: N802
+        if datatype != nccl.NCCL_UINT8:
+            raise NotImplementedError("the fake NCCL moves bytes only")
+        if _current() != self._device:
+            raise RuntimeError("NCCL: the communicator's device is not the current device")
+        send, recv = _memory.pop(sendbuf), _memory.pop(recvbuf)
+        g = self._group
+        g.slots[self._rank] = send.reshape(-1).view(np.uint8)[:count].copy()
+        g.barrier.wait()
+        recv.reshape(-1)[:] = np.concatenate(g.slots)
+        g.barrier.wait()  # every rank has read the slots before the next all-gather writes
+
+    def abort(self) -> None:
+        self._group.barrier.abort()
+
+    def device_id(self) -> int:
+        return self._device
+
+
+nccl = types.ModuleType("cupy.cuda.nccl")
+nccl.NcclCommunicator = NcclCommunicator
+nccl.NCCL_UINT8 = 1
+nccl.available = True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,6 +288,7 @@ class ndarray:  # noqa: N801 - CuPy's name
     nbytes = property(lambda self: self._a.nbytes)
     flags = property(lambda self: self._a.flags)
     device = property(lambda self: Device(self._dev))
+    data = property(lambda self: _Memory(self._a))
     T = property(lambda self: ndarray._make(self._a.T, self._dev))
     real = property(
         lambda self: ndarray._make(self._a.real, self._dev),
@@ -472,15 +529,23 @@ module.fake = True
 
 
 @contextlib.contextmanager
-def installed(n_devices: int = 2):
+def installed(n_devices: int = 2, with_nccl: bool = False):
     """``sys.modules["cupy"]`` is this fake (``n_devices`` GPUs) inside the block; funcgrad's
-    backend state is reset on the way in and out."""
+    backend state is reset on the way in and out. ``with_nccl`` adds ``cupy.cuda.nccl``
+    (without it, ``from cupy.cuda import nccl`` fails, as where CuPy has no NCCL)."""
     from funcgrad.core import backend
 
-    saved = {k: sys.modules.get(k) for k in ("cupy", "cupyx")}
+    names = ("cupy", "cupyx", "cupy.cuda", "cupy.cuda.nccl")
+    saved = {k: sys.modules.get(k) for k in names}
     _config["n_devices"] = n_devices
     sys.modules["cupy"] = module
     sys.modules["cupyx"] = None  # type: ignore[assignment] - no cupyx.scipy: the pure paths
+    sys.modules["cupy.cuda"] = cuda
+    if with_nccl:
+        sys.modules["cupy.cuda.nccl"] = cuda.nccl = nccl
+    else:
+        sys.modules.pop("cupy.cuda.nccl", None)
+        cuda.__dict__.pop("nccl", None)
     backend.reset()
     try:
         yield module

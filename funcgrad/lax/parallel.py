@@ -167,14 +167,14 @@ class NcclCommunicator:
     """
 
     device_native = True
-    _cache: dict[tuple[int, ...], list] = {}
+    _cache: dict[tuple[int, ...], list] = {}  # (the nccl module's id, device ids) -> comms
 
     def __init__(self, device_ids: list[int]):
         from cupy.cuda import nccl
 
         self._nccl = nccl
         self.size = len(device_ids)
-        self._ids = tuple(device_ids)
+        self._ids = (id(nccl), *device_ids)
         comms = self._cache.get(self._ids)
         if comms is None:
             comms = self._cache[self._ids] = nccl.NcclCommunicator.initAll(list(device_ids))
@@ -215,7 +215,7 @@ def make_gpu_communicator(device_ids: list[int]):
         try:
             from cupy.cuda import nccl
 
-            if getattr(nccl, "available", True):
+            if nccl is not None and getattr(nccl, "available", True):
                 return NcclCommunicator(device_ids)
         except ImportError:
             pass

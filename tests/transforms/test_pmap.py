@@ -227,3 +227,37 @@ def test_pmap_over_gpus_equals_vmap(backend):
     _close(summed, np.stack([x.sum(0)] * 2))
     with fg.config(num_cpu_devices=2):  # the default devices are the GPUs
         assert fg.pmap(lambda v: v + 1)(x).device.platform == "gpu"
+
+
+@pytest.mark.parametrize("with_nccl", [False, True], ids=["host-staged", "nccl"])
+def test_pmap_collectives_on_fake_gpus_through_each_communicator(with_nccl):
+    """The GPU collectives, host-staged (no NCCL) and through NCCL all-gathers (the fake's
+    ``cupy.cuda.nccl``): every collective equals vmap, and a failing shard aborts the others."""
+    from funcgrad.lax import parallel
+    from tests import fake_cupy
+    from tests.backends import platform
+
+    with fake_cupy.installed(n_devices=2, with_nccl=with_nccl), platform("gpu"):
+        devices = fg.devices("gpu")
+        kind = parallel.NcclCommunicator if with_nccl else parallel.Communicator
+        assert type(parallel.make_gpu_communicator([0, 1])) is kind
+        x = np.random.default_rng(4).standard_normal((2, 3, 2)).astype(np.float32)
+        for f in COLLECTIVES.values():
+            _close(fg.pmap(f, "i", devices=devices)(x), fg.vmap(f, axis_name="i")(x))
+        flags = np.array([[True, False], [False, False]])  # bool and int payloads too
+        any_ = fg.pmap(lambda b: lax.psum(b.astype(np.int32), "i") > 0, "i", devices=devices)
+        np.testing.assert_array_equal(np.asarray(any_(flags)), [[True, False]] * 2)
+
+        def body(v):
+            fg.debug.callback(_fail_on_shard_1, lax.axis_index("i"))
+            return lax.psum(v, "i")
+
+        with pytest.raises(RuntimeError, match="shard 1 failed"):
+            fg.pmap(body, "i", devices=devices)(x)
+        summed = fg.pmap(lambda v: lax.psum(v, "i"), "i", devices=devices)(x)  # works again
+        _close(summed, np.stack([x.sum(0)] * 2))
+
+
+def _fail_on_shard_1(i):
+    if int(i) == 1:
+        raise RuntimeError("shard 1 failed")
