@@ -5,6 +5,10 @@ from hypothesis import HealthCheck, settings
 
 from tests.backends import BACKENDS, use_backend
 
+# The suite runs on the CPU, also where CuPy finds a GPU (which would be the default device);
+# the tests taking the ``backend`` fixture run on each backend, GPUs included.
+os.environ.setdefault("FUNCGRAD_PLATFORM", "cpu")
+
 settings.register_profile(
     "ci",
     derandomize=True,

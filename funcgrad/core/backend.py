@@ -7,6 +7,7 @@ import importlib.util
 import os
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -196,7 +197,7 @@ def device_count(platform: str | None = None) -> int:
 _streams: dict[int, object] = {}
 
 
-def to_gpu(value, device_id: int):
+def to_gpu(value: Any, device_id: int) -> Any:
     """``value`` (a NumPy/CuPy buffer or scalar) as a CuPy array on GPU ``device_id``."""
     cp = cupy_module()
     state.gpu = True
@@ -209,15 +210,7 @@ def to_gpu(value, device_id: int):
         return cp.asarray(np.asarray(value).view(np.ndarray))
 
 
-def to_host(value):
-    """``value`` as host (NumPy) data: CuPy arrays are copied back with ``.get()``."""
-    cp = sys.modules.get("cupy")
-    if cp is not None and isinstance(value, cp.ndarray):
-        return value.get()
-    return value
-
-
-def on_default_device(value):
+def on_default_device(value: Any) -> Any:
     """A host value just made from user data, placed on the default device (the first GPU when
     that is the default platform; else it stays as it is, an uncommitted host buffer)."""
     if default_backend() == "cpu":
@@ -225,12 +218,12 @@ def on_default_device(value):
     return to_gpu(value, 0)
 
 
-def gpu_context(device_id: int):
+def gpu_context(device_id: int) -> Any:
     """``cupy.cuda.Device(device_id)``: operations inside run on that GPU."""
     return sys.modules["cupy"].cuda.Device(device_id)
 
 
-def shard_stream(device_id: int):
+def shard_stream(device_id: int) -> Any:
     """The CuPy stream pmap's shards run on, one per GPU (made on first use)."""
     stream = _streams.get(device_id)
     if stream is None:
@@ -248,7 +241,7 @@ def _mixed_error(who: str, a: Device, b: Device) -> ValueError:
     )
 
 
-def place(who: str, values: list):
+def place(who: str, values: list) -> tuple[Any, list, int | str | None]:
     """For an operation ``who`` on ``values`` (buffers and scalars): ``(xp, values, gpu)``, where
     ``gpu`` is the id of the GPU that holds CuPy operands (None: run on the host; ``"commit"``:
     on the host, with results committed to the CPU device of the committed operands) and
@@ -347,7 +340,7 @@ def _commit(result, device: Device):
     return result
 
 
-def recommit(who: str, values, out, multiple: bool):
+def recommit(who: str, values: list, out: Any, multiple: bool) -> Any:
     """``out`` (an impl's result on ``values``) committed to their CPU device: an impl may build
     its result with plain NumPy (``as_strided``, ``np.ndarray(...)``) and lose the commitment."""
     device = committed_device(who, values)

@@ -787,13 +787,16 @@ def pmap(
         0's value (for outputs that are the same on every device, e.g. after ``psum``).
       static_broadcasted_argnums: positional arguments that are Python values (hashable; part
         of the cache key), given to every device as they are.
-      devices: the devices to use; the mapped axis size must equal their number. Default: the
-        first ``size`` devices of ``fg.local_devices()`` (``FUNCGRAD_NUM_CPU_DEVICES=N`` or
+      devices: the devices to use (CPU or GPU, one platform); the mapped axis size must equal
+        their number. Default: the first ``size`` devices of ``fg.local_devices()``, the GPUs
+        where they are the default platform (``FUNCGRAD_NUM_CPU_DEVICES=N`` or
         ``fg.config.update("num_cpu_devices", N)`` gives N virtual CPU devices).
 
     Returns:
       A ``PmappedFunction``. On the CPU its outputs are host Arrays with the shards stacked
-      along ``out_axes``. Usable as a decorator, with or without arguments.
+      along ``out_axes``; on GPUs (each shard under its ``cupy.cuda.Device`` and stream) they
+      are stacked on the first GPU (JAX keeps them sharded over the devices). Usable as a
+      decorator, with or without arguments.
 
     Example:
       >>> fg.config.update("num_cpu_devices", 2)
