@@ -505,6 +505,24 @@ class _Module(types.ModuleType):
         return attr
 
 
+def _sort_function(name: str):
+    fn = getattr(np, name)
+
+    def sort(a, axis=-1, kind=None):
+        if kind is not None:  # CuPy: always stable, "any other options are not accepted"
+            raise NotImplementedError(f"cupy.{name}: kind={kind!r} is not supported")
+        return _wrap(fn(_unwrap(a, name), axis=axis, kind="stable"))
+
+    return sort
+
+
+def lexsort(keys):
+    """CuPy's lexsort: keys one (k, N) device array; no ``axis``."""
+    if type(keys) is not ndarray or keys.ndim not in (1, 2):
+        raise TypeError("cupy.lexsort: keys must be a cupy.ndarray of rank 1 or 2")
+    return _wrap(np.lexsort(_unwrap(keys, "lexsort")))
+
+
 def asnumpy(a, stream=None, order="C", out=None) -> np.ndarray:
     if type(a) is ndarray:
         return a.get(order=order)
@@ -518,6 +536,9 @@ def get_array_module(*args):
 module = _Module("cupy", np)
 module.__file__ = __file__
 module.ndarray = ndarray
+module.sort = _sort_function("sort")
+module.argsort = _sort_function("argsort")
+module.lexsort = lexsort
 module.cuda = cuda
 module.asnumpy = asnumpy
 module.get_array_module = get_array_module

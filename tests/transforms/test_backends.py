@@ -86,3 +86,23 @@ def test_jit_on_numpy_arguments_runs_on_the_default_device(backend):
     assert out.device == fg.devices()[0]
     np.testing.assert_array_equal(np.asarray(out), [1.0, 3.0, 5.0])
     assert f(np.arange(3.0), 2.0).dtype == np.float64  # a weak Python scalar keeps float64
+
+
+def test_multi_key_sort_and_top_k_match_the_cpu(backend):
+    """CuPy's lexsort has no axis and its sorts take no kind: the GPU path sorts key by key."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(0, 3, (6, 4)).astype(np.float32) for _ in range(2))
+    c = rng.standard_normal((6, 4))
+
+    def ways(a, b, c):
+        return {
+            "sort": lax.sort((a, b, c), dimension=0, num_keys=2),
+            "stable": lax.sort((a, c), dimension=1, is_stable=True, num_keys=1),
+            "top_k": lax.top_k(a, 2),
+            "argsort": fnp.argsort(b, axis=0),
+        }
+
+    with platform("cpu"):
+        expected = fg.device_get(ways(*map(fnp.asarray, (a, b, c))))
+    got = ways(*map(fnp.asarray, (a, b, c)))
+    _check(got, expected, backend, rtol=0)
