@@ -428,10 +428,33 @@ for _name, _uf in _INPLACE_UFUNC.items():
 # Functions: NumPy's, behind CuPy's argument checks
 
 
+# CuPy's functions other than these (and ufuncs) take a cupy.ndarray (or a sequence of them) as
+# their first argument: they call its methods, so a Python or NumPy scalar fails there.
+_SCALAR_FIRST_OK = frozenset(
+    "array asarray asanyarray zeros ones empty full arange eye identity linspace logspace "
+    "result_type can_cast promote_types dtype iinfo finfo isscalar broadcast_shapes "
+    "issubdtype ndim shape size einsum".split()
+)
+
+
+def _check_first(name: str, args: tuple) -> None:
+    if name in _SCALAR_FIRST_OK or not args:
+        return
+    a = args[0]
+    if isinstance(a, (list, tuple)) and a and all(type(v) is ndarray for v in a):
+        return
+    if type(a) is not ndarray:
+        raise AttributeError(
+            f"cupy.{name}: its first argument must be a cupy.ndarray, got {type(a).__name__} "
+            "(CuPy calls its methods)"
+        )
+
+
 def _function(fn, name: str, host_ok: bool = False):
     def wrapper(*args, **kwargs):
         if host_ok:
             return _to_device(name, *args, **kwargs)
+        _check_first(name, args)
         args = _unwrap(args, name)
         kwargs = {k: _unwrap(v, name) for k, v in kwargs.items()}
         return _wrap(fn(*args, **kwargs))

@@ -10,6 +10,7 @@ import funcgrad.numpy as fnp
 from funcgrad.core import backend
 from funcgrad.lax import elementwise
 from tests import fake_cupy
+from tests.backends import use_backend
 
 
 def test_the_double_behaves_like_cupy_where_it_matters():
@@ -53,7 +54,7 @@ def test_fake_gpu_catches_an_impl_that_uses_numpy_instead_of_xp(monkeypatch):
     monkeypatch.setattr(elementwise.sin_p, "impl", lambda xp, x: np.sin(np.asarray(x)))
     x = np.linspace(0.0, 1.0, 4)
     np.testing.assert_allclose(np.asarray(fnp.sin(fnp.asarray(x))), np.sin(x))
-    with fake_cupy.installed(n_devices=1):
+    with use_backend("fake-gpu", n_fake_devices=1):
         with pytest.raises(TypeError, match="sin.*Implicit conversion"):
             fnp.sin(fnp.asarray(x))
         assert fnp.cos(fnp.asarray(x)).device == fg.devices("gpu")[0]
