@@ -268,7 +268,8 @@ def place(who: str, values: list) -> tuple[Any, list, int | str | None]:
             return np, values, None
     moved = []
     for v in values:
-        if isinstance(v, np.ndarray):
+        # NumPy scalars too: an impl's method call on one (reshape, astype) gives a NumPy array.
+        if isinstance(v, (np.ndarray, np.generic)):
             if type(v) is _OnDevice:
                 raise _mixed_error(who, Device("gpu", gpu), v.fg_device)
             with cp.cuda.Device(gpu):

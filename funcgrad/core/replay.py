@@ -82,11 +82,16 @@ class Executable:
             consts.append(value)
             return n_in + len(consts) - 1
 
-        for v, c in zip(program.constvars, program.consts):
+        on_gpu = _current_gpu(xp) is not None
+
+        def on_device(c: Any) -> Any:
             c = c._value if isinstance(c, Array) else c
-            if _current_gpu(xp) is not None and isinstance(c, (np.ndarray, xp.ndarray)):
+            if on_gpu and isinstance(c, (np.ndarray, xp.ndarray)):
                 c = _to_current_device(xp, c)
-            slot[v] = const_slot(c)
+            return c
+
+        for v, c in zip(program.constvars, program.consts):
+            slot[v] = const_slot(on_device(c))
         literal_slots: dict[tuple[type, str], int] = {}
 
         def atom_slot(x: Any) -> int:
@@ -95,7 +100,7 @@ class Executable:
             key = (type(x.val), repr(x.val))
             s = literal_slots.get(key)
             if s is None:
-                s = literal_slots[key] = const_slot(x.val)
+                s = literal_slots[key] = const_slot(on_device(x.val))
             return s
 
         eqns = program.eqns

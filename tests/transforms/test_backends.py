@@ -6,6 +6,7 @@ import numpy as np
 import funcgrad as fg
 import funcgrad.numpy as fnp
 from funcgrad import lax
+from funcgrad.scipy.special import logsumexp
 from tests.backends import platform
 
 
@@ -41,6 +42,8 @@ def _many_ways(w, x, y):
         "per_example": per_example(w, x, y),
         "jvp": fg.jvp(lambda a: _loss({"a": a, "b": w["b"]}, x, y), (w["a"],), (w["a"],))[1],
         "hessian_diag": fnp.diag(fg.hessian(lambda b: _loss({"a": w["a"], "b": b}, x, y))(w["b"])),
+        # a NumPy scalar seed cotangent reaching a jitted vjp (reshaped there) stays on the GPU
+        "grad_jit_lse": fg.grad(fg.jit(lambda b: fnp.sum(logsumexp(b[:1], axis=-1))))(w["b"]),
     }
 
 
