@@ -2,7 +2,8 @@
 
 A workload is a module listed in ``WORKLOADS`` that defines ``NAME``, ``DESCRIPTION`` and
 ``setup() -> {variant name: Variant or zero-argument callable}``; the ``"numpy"`` variant is the
-baseline the others are compared with. ``setup`` checks that all variants compute the same numbers.
+baseline the others are compared with (a workload may name another in its ``BASELINE``). ``setup``
+checks that all variants compute the same numbers, and raises ``Skip`` where it cannot run.
 A workload may also define ``report() -> list[str]``: figures that are not per-call times (time to
 a first result, peak memory), printed under the table.
 """
@@ -28,8 +29,19 @@ WORKLOADS = (
     "conv",
     "cnn",
     "pmap_mlp",
+    "cnn_gpu",
 )
 BASELINE = "numpy"
+
+
+class Skip(Exception):
+    """Raised by a workload's ``setup`` when it cannot run here (e.g. no GPU): the runner reports
+    it as skipped, with the reason, rather than failed."""
+
+
+def baseline(module: ModuleType) -> str:
+    """The variant a workload's ratios are taken against (``BASELINE`` unless it names one)."""
+    return getattr(module, "BASELINE", BASELINE)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 import numpy as np  # noqa: E402
 
 import funcgrad as fg  # noqa: E402
-from benchmarks import BASELINE, WORKLOADS, Variant, load, variants  # noqa: E402
+from benchmarks import BASELINE, WORKLOADS, Skip, Variant, baseline, load, variants  # noqa: E402
 
 
 def _block(result) -> None:
@@ -62,8 +62,10 @@ def bench(vs: dict[str, Variant], repeats: int, min_time: float) -> dict[str, li
     return times
 
 
-def summarize(name: str, vs: dict[str, Variant], times: dict[str, list[float]]) -> list[dict]:
-    base = statistics.median(times[BASELINE]) if BASELINE in times else None
+def summarize(
+    name: str, vs: dict[str, Variant], times: dict[str, list[float]], baseline: str = BASELINE
+) -> list[dict]:
+    base = statistics.median(times[baseline]) if baseline in times else None
     rows = []
     for k, v in vs.items():
         med = statistics.median(times[k])
@@ -102,7 +104,7 @@ def _target_text(row: dict) -> str:
 
 
 def format_table(rows: list[dict]) -> str:
-    header = ("benchmark", "variant", "unit", "median", "min", "max", "vs numpy", "target")
+    header = ("benchmark", "variant", "unit", "median", "min", "max", "vs baseline", "target")
     lines = [header]
     for r in rows:
         ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}x"
@@ -144,15 +146,23 @@ def main(argv=None) -> int:
     )
     rows = []
     reports = []
+    skipped: list[str] = []
     for name in args.only or WORKLOADS:
         module = load(name)
         print(f"  {name}: {module.DESCRIPTION}", flush=True)
-        vs = variants(module)  # also checks that the variants agree
-        rows += summarize(name, vs, bench(vs, repeats, min_time))
+        try:
+            vs = variants(module)  # also checks that the variants agree
+        except Skip as e:
+            print(f"  {name}: skipped: {e}", flush=True)
+            skipped.append(name)
+            continue
+        rows += summarize(name, vs, bench(vs, repeats, min_time), baseline(module))
         if hasattr(module, "report"):  # figures that are not per-call times (memory, latency)
             reports += [f"{name}: {line}" for line in module.report()]
     print()
     print(format_table(rows))
+    if skipped:
+        print(f"skipped: {', '.join(skipped)}")
     if reports:
         print()
         print("\n".join(reports))

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from funcgrad import lax
+from funcgrad.core import backend
 from funcgrad.core.array import Array, ArrayBase
 from funcgrad.core.dtypes import default_float
 from funcgrad.lax.random_bits import threefry2x32
@@ -81,7 +82,7 @@ def key(seed: int | Any) -> Array:
     if not -(2**63) <= s < 2**64:
         raise ValueError(f"random.key: the seed {s} does not fit in 64 bits")
     s %= 2**64
-    return Array(np.array([s >> 32, s & 0xFFFFFFFF], dtype=np.uint32))
+    return Array(backend.on_default_device(np.array([s >> 32, s & 0xFFFFFFFF], dtype=np.uint32)))
 
 
 PRNGKey = key

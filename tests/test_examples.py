@@ -115,3 +115,54 @@ def test_data_parallel_on_2_virtual_devices_equals_single_device_training():
     assert _final_metric(proc.stdout, "max |param difference|") <= 1e-5
     acc = _final_metric(proc.stdout, "\ntest accuracy")
     assert acc == _final_metric(proc.stdout, "single-device test accuracy")
+
+
+# ----------------------------------------------------------------------- on a GPU
+
+EXAMPLES = sorted(p.name for p in (ROOT / "examples").glob("*.py"))
+
+
+@pytest.mark.parametrize("script", EXAMPLES)
+def test_example_runs_on_the_gpu(script):
+    """Each example with FUNCGRAD_PLATFORM=gpu (a real GPU: CuPy)."""
+    from tests.backends import real_gpu_count
+
+    n = real_gpu_count()
+    if n == 0:
+        pytest.skip("needs CuPy and an NVIDIA GPU (pip install funcgrad[cuda]); none here")
+    args = ["--smoke"]
+    if script == "data_parallel.py":
+        args += ["--steps", "4", "--devices", str(min(n, 2))]
+    env = dict(os.environ, FUNCGRAD_PLATFORM="gpu")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / script), *args],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_data_parallel_example_on_two_fake_gpus_equals_one_device():
+    """The data-parallel example's training in-process on 2 (fake) GPUs: the loader's batches
+    land on the GPU, pmap runs a shard per GPU, and it equals training on one GPU."""
+    import argparse
+
+    import numpy as np
+
+    import funcgrad as fg
+    from tests.backends import use_backend
+
+    ex = _import_example("data_parallel")
+    args = argparse.Namespace(
+        devices=2, epochs=1, batch_size=32, lr=0.02, momentum=0.9, weight_decay=5e-4, seed=0,
+        compare=False, smoke=True, steps=3, mpi=False,
+    )  # fmt: skip
+    with use_backend("fake-gpu"):
+        params, acc, _ = ex.train(args, data_parallel=True)
+        single, acc1, _ = ex.train(args, data_parallel=False)
+        leaves = fg.tree_util.tree_leaves(params)
+        assert all(p.device == fg.devices("gpu")[0] for p in leaves)
+        assert all(p.device.platform == "gpu" for p in fg.tree_util.tree_leaves(single))
+        for a, b in zip(leaves, fg.tree_util.tree_leaves(single)):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
+    assert acc == acc1

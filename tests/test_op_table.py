@@ -10,6 +10,7 @@ from hypothesis.errors import NoSuchExample
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
+from tests.backends import platform
 from tests.helpers import check_close, check_grads, check_vmap
 from tests.op_table import OPS
 from tests.strategies import shapes_for, values
@@ -186,3 +187,54 @@ def test_jit_composes_with_grad_and_vmap(op, data):
     batch = [fnp.stack([a, a]) for a in args]  # the same point twice: values stay in the domain
     vmapped = fg.vmap(fg.jit(fg.grad(scalar)))(*batch)
     check_close(vmapped, fg.tree_util.tree_map(lambda g: fnp.stack([g, g]), expected), **tol)
+
+
+# One fixed example per shape kind (what ``shapes_for`` could draw), for the backend test.
+_EXAMPLE_SHAPES = {
+    "broadcast": [((2, 3),), ((2, 3), (3,)), ((2, 3), (3,), (2, 1))],
+    "square": [((3, 3),)],
+    "vecs": [((3,),), ((3,), (4,))],
+    "matrix_mn": [((3, 2),)],
+    "solve": [None, ((3, 3), (3, 2))],
+    "solve2d": [None, ((3, 3), (3, 2))],
+    "matmul": [None, ((2, 2, 3), (3, 2))],
+    "matmul2d": [None, ((2, 3), (3, 2))],
+    "conv1d": [None, ((2, 2, 5), (2, 2, 2))],
+    "obs2d": [((2, 4),), ((2, 4), (2, 4))],
+    "even_last": [((2, 4),)],
+}
+
+
+def _one_example(op) -> list:
+    """One fixed example of ``op``'s arguments: no hypothesis search, so it costs nothing."""
+    shapes = _EXAMPLE_SHAPES.get(op.shapes, [((2, 3),) * op.nargs] * op.nargs)[op.nargs - 1]
+    if op.shapes in ("rows3", "rows3_same"):
+        shapes = ((3, 2),) * op.nargs
+    return values(op, shapes, op.dtypes[0], 7)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_forward_on_each_backend_matches_the_cpu(backend):
+    """Every row's forward pass, one example each, on the backend: results live on the
+    backend's device and equal the CPU's."""
+    failures = []
+    for op in OPS:
+        args = _one_example(op)
+        with platform("cpu"):
+            try:
+                expected = fg.device_get(op.fn(*[fnp.asarray(a) for a in args]))
+            except (ValueError, TypeError, IndexError):
+                continue  # invalid on the CPU too (tested by test_forward_matches_numpy)
+        try:
+            out = op.fn(*[fnp.asarray(a) for a in args])
+            for o, e in zip(fg.tree_util.tree_leaves(out), fg.tree_util.tree_leaves(expected)):
+                want = "gpu" if backend != "cpu" else "cpu"
+                if o.device.platform != want and o.size > 1:
+                    raise AssertionError(f"result on {o.device}, expected a {want} device")
+                got = fg.device_get(o)
+                assert got.dtype == e.dtype and got.shape == e.shape, (got.dtype, e.dtype)
+                tol = 100 if e.dtype in (np.float32, np.complex64) else 1
+                np.testing.assert_allclose(got, e, rtol=op.rtol * tol, atol=op.atol * tol)
+        except Exception as e:  # noqa: BLE001 - every row's failure is reported together
+            failures.append(f"{op.name}: {type(e).__name__}: {str(e)[:300]}")
+    assert not failures, f"{len(failures)} rows fail on {backend}:\n" + "\n".join(failures)

@@ -10,6 +10,7 @@ import funcgrad.numpy as fnp
 import funcgrad.random as random
 import funcgrad.scipy.special as fsp
 from funcgrad import lax
+from tests.backends import platform
 
 U32 = np.uint32
 
@@ -296,3 +297,30 @@ def test_gradient_through_uniform_bounds():
     u = np.asarray(random.uniform(k, (4,), np.float64))
     g = fg.grad(lambda hi: random.uniform(k, (4,), np.float64, 0.0, hi).sum())(2.0)
     np.testing.assert_allclose(float(g), u.sum(), rtol=1e-6)
+
+
+def test_a_key_gives_the_same_numbers_on_every_backend(backend):
+    """Threefry is counter-based integer arithmetic: the same bits on NumPy and CuPy."""
+
+    def draw():
+        key = fg.random.key(3)
+        k1, k2 = fg.random.split(key)
+        return {
+            "key": key,
+            "bits": fg.random.bits(k1, (64,)),
+            "uniform": fg.random.uniform(k2, (4, 5)),
+            "randint": fg.random.randint(k1, (30,), 0, 10),
+            "permutation": fg.random.permutation(k2, 12),
+            "normal": fg.random.normal(fg.random.fold_in(key, 7), (50,)),
+        }
+
+    with platform("cpu"):
+        expected = fg.device_get(draw())
+    got = draw()
+    want = "cpu" if backend == "cpu" else "gpu"
+    assert got["key"].device.platform == want and got["normal"].device.platform == want
+    got = fg.device_get(got)
+    for name in ("key", "bits", "uniform", "randint", "permutation"):
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+    # erfinv may come from another library (cupyx.scipy.special, or the pure formula)
+    np.testing.assert_allclose(got["normal"], expected["normal"], rtol=1e-6, atol=1e-6)

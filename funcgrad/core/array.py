@@ -65,8 +65,8 @@ class Array(ArrayBase):
 
     @property
     def device(self) -> backend.Device:
-        """The device the array lives on: where ``fg.device_put`` committed it, else the CPU's
-        first device (an uncommitted host array).
+        """The device the array lives on: its GPU (``gpu:i``), the CPU device ``fg.device_put``
+        committed it to, else the CPU's first device (an uncommitted host array).
 
         Example:
           >>> fnp.ones(3).device
@@ -96,9 +96,8 @@ class Array(ArrayBase):
 
     def block_until_ready(self) -> Array:
         """Waits until the array's value is computed (a no-op on the CPU); returns ``self``."""
-        xp = backend.xp_of(self._value)
-        if xp is not np:
-            xp.cuda.get_current_stream().synchronize()
+        if backend.xp_of(self._value) is not np:
+            self._value.device.synchronize()
         return self
 
     def __setitem__(self, idx, value):
@@ -178,9 +177,10 @@ def device_put(x: Any, device: backend.Device | None = None) -> Any:
 
     With a device, each array is committed to it (``Array.device`` is that device, and an
     operation mixing it with an array committed elsewhere is an error). Virtual CPU devices share
-    the host's memory, so this is a view, not a copy. Without a device, arrays stay uncommitted
-    (NumPy values and Python scalars become Arrays). Values being traced by a transform are
-    returned unchanged.
+    the host's memory, so this is a view, not a copy; a GPU (``fg.devices("gpu")[i]``) gets a
+    copy made under ``cupy.cuda.Device(i)``. Without a device, Arrays stay where they are and
+    NumPy values and Python scalars become Arrays on the default device. Values being traced by
+    a transform are returned unchanged.
 
     Example:
       >>> with fg.config(num_cpu_devices=2):
@@ -202,16 +202,22 @@ def device_put(x: Any, device: backend.Device | None = None) -> Any:
                 f"are {available} (set FUNCGRAD_NUM_CPU_DEVICES or fg.config.num_cpu_devices for "
                 "more virtual CPU devices)"
             )
-        if device.platform != "cpu":
-            raise NotImplementedError(
-                f"fg.device_put: {device!r}: the GPU backend is not built yet; use a CPU device"
-            )
 
     def put(leaf):
         if isinstance(leaf, ArrayBase) and type(leaf) is not Array:
             return leaf  # a tracer
         if type(leaf) is Array:
             value = leaf._value
+            if device is not None and device.platform == "gpu":
+                return Array(backend.to_gpu(value, device.id))
+            if device is not None and backend.xp_of(value) is not np:
+                value = value.get()  # a GPU array to a CPU device
+        elif backend.xp_of(leaf) is not np:  # a CuPy array
+            if device is None or device.platform == "gpu":
+                gpu = leaf.device.id if device is None else device.id
+                with backend.gpu_context(gpu):
+                    return Array(leaf.copy())  # the caller may still write its array
+            value = leaf.get()
         elif isinstance(leaf, (bool, int, float, complex)):
             value = np.asarray(leaf, dtype_of(leaf))
         else:
@@ -222,7 +228,13 @@ def device_put(x: Any, device: backend.Device | None = None) -> Any:
                 )
             if value is leaf or value.base is not None:
                 value = value.copy()  # the caller may write into its NumPy array later
-        if device is None or (type(value) is backend._OnDevice and value.fg_device == device):
+        if device is None:
+            if type(leaf) is Array:
+                return leaf
+            return Array(backend.on_default_device(value))
+        if device.platform == "gpu":
+            return Array(backend.to_gpu(value, device.id))
+        if type(value) is backend._OnDevice and value.fg_device == device:
             return leaf if type(leaf) is Array else Array(value)
         return Array(backend.commit(value, device))
 
@@ -230,7 +242,8 @@ def device_put(x: Any, device: backend.Device | None = None) -> Any:
 
 
 def device_get(x: Any) -> Any:
-    """``x`` (a pytree of arrays) with every Array as a NumPy array on the host.
+    """``x`` (a pytree of arrays) with every Array as a NumPy array on the host (GPU arrays are
+    copied back with CuPy's ``.get()``).
 
     Example:
       >>> fg.device_get({"w": fnp.ones(2)})

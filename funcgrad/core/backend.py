@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import os
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -25,16 +27,45 @@ CPU = Device("cpu", 0)
 
 
 class _State:
-    """``gpu`` turns true once a CuPy array may exist; until then every value is NumPy's."""
+    """``gpu`` turns true once a CuPy array may exist; until then every value is NumPy's (the
+    eager fast path checks only this flag). ``gpu_count`` caches the GPU probe (None: not
+    probed yet; -1: no CuPy), ``default`` the default platform for the ``env`` it was read
+    from."""
 
     gpu = "cupy" in sys.modules
+    gpu_count: int | None = None
+    env: str | None = None
+    default: str | None = None
 
 
 state = _State()
 
 
+def reset() -> None:
+    """Forgets the GPU probe and the default platform (for tests that install or remove a
+    ``cupy`` module)."""
+    state.gpu = sys.modules.get("cupy") is not None
+    state.gpu_count = None
+    state.env = state.default = None
+    _streams.clear()
+
+
 def gpu_loaded() -> bool:
     return state.gpu
+
+
+def cupy_module():
+    """The ``cupy`` module (imported on first use); None if it is not installed."""
+    cp = sys.modules.get("cupy")
+    if cp is not None:
+        return cp
+    if importlib.util.find_spec("cupy") is None:
+        return None
+    try:
+        import cupy
+    except Exception:  # a broken install counts as none
+        return None
+    return cupy
 
 
 def xp_of(value) -> object:
@@ -62,14 +93,18 @@ _PLATFORMS = ("cpu", "gpu")
 
 
 def _gpu_count() -> int:
-    try:
-        import cupy
-    except ImportError:
-        return -1
-    try:
-        return int(cupy.cuda.runtime.getDeviceCount())
-    except Exception:  # CuPy installed but no driver/GPU
-        return 0
+    """The number of GPUs CuPy sees (probed once): -1 without CuPy, 0 without a GPU."""
+    if state.gpu_count is None:
+        cp = cupy_module()
+        if cp is None:
+            n = -1
+        else:
+            try:
+                n = int(cp.cuda.runtime.getDeviceCount())
+            except Exception:  # CuPy installed but no driver/GPU
+                n = 0
+        state.gpu_count = n
+    return state.gpu_count
 
 
 def _no_gpu_error(who: str) -> RuntimeError:
@@ -83,20 +118,29 @@ def _no_gpu_error(who: str) -> RuntimeError:
 
 
 def default_backend() -> str:
-    """The default platform: ``"cpu"``, or ``"gpu"`` when ``FUNCGRAD_PLATFORM=gpu``.
+    """The default platform: ``"gpu"`` when CuPy is installed and finds a GPU, else ``"cpu"``.
 
-    ``FUNCGRAD_PLATFORM`` is ``cpu`` or ``gpu`` (an error if no GPU is usable); unset, it is
-    the CPU (the CuPy backend is not built yet, so a GPU is used only when asked for).
+    ``FUNCGRAD_PLATFORM=cpu|gpu`` forces it (``gpu`` is an error where no GPU is usable).
+    Arrays made from host data (``fnp.asarray``, ``fnp.zeros``, ``fg.random.key``, data
+    loaders' batches) are placed on the default platform's first device.
 
     Example:
-      >>> fg.default_backend()
+      >>> fg.default_backend()   # on a machine without CuPy
       'cpu'
     """
-    platform = os.environ.get("FUNCGRAD_PLATFORM", "").strip().lower() or "cpu"
-    if platform not in _PLATFORMS:
+    env = os.environ.get("FUNCGRAD_PLATFORM")
+    if env == state.env and state.default is not None:
+        return state.default
+    platform = (env or "").strip().lower()
+    if not platform:
+        platform = "gpu" if _gpu_count() > 0 else "cpu"
+    elif platform not in _PLATFORMS:
         raise ValueError(f"FUNCGRAD_PLATFORM={platform!r}: expected one of {', '.join(_PLATFORMS)}")
-    if platform == "gpu" and _gpu_count() <= 0:
+    elif platform == "gpu" and _gpu_count() <= 0:
         raise _no_gpu_error("FUNCGRAD_PLATFORM=gpu")
+    if platform == "gpu":
+        state.gpu = True
+    state.env, state.default = env, platform
     return platform
 
 
@@ -105,11 +149,11 @@ def devices(platform: str | None = None) -> list[Device]:
 
     The CPU has ``fg.config.num_cpu_devices`` virtual devices (``FUNCGRAD_NUM_CPU_DEVICES=N`` at
     import, or ``fg.config.update("num_cpu_devices", N)``); they share the host's memory and
-    give ``pmap`` one shard thread each.
+    give ``pmap`` one shard thread each. The GPUs are those CuPy sees.
 
     Example:
       >>> with fg.config(num_cpu_devices=2):
-      ...     fg.devices()
+      ...     fg.devices("cpu")
       [cpu:0, cpu:1]
     """
     if platform is None:
@@ -137,10 +181,101 @@ def device_count(platform: str | None = None) -> int:
     """The number of devices of ``platform`` (default: the default platform).
 
     Example:
-      >>> fg.device_count()
+      >>> fg.device_count("cpu")
       1
     """
     return len(devices(platform))
+
+
+# ---------------------------------------------------------------------------------------------
+# GPU buffers (CuPy)
+
+# CuPy arrays always count as committed to their GPU: an operation runs on its operands' GPU,
+# inside that device's context, and uncommitted host operands (plain NumPy buffers) are copied
+# there first, as uncommitted data follows committed data in JAX.
+
+_streams: dict[int, object] = {}
+
+
+def to_gpu(value: Any, device_id: int) -> Any:
+    """``value`` (a NumPy/CuPy buffer or scalar) as a CuPy array on GPU ``device_id``."""
+    cp = cupy_module()
+    state.gpu = True
+    if isinstance(value, cp.ndarray):
+        if value.device.id == device_id:
+            return value
+        with cp.cuda.Device(device_id):
+            return value.copy()  # CuPy copies across devices into the current one
+    with cp.cuda.Device(device_id):
+        return cp.asarray(np.asarray(value).view(np.ndarray))
+
+
+def on_default_device(value: Any) -> Any:
+    """A host value just made from user data, placed on the default device (the first GPU when
+    that is the default platform; else it stays as it is, an uncommitted host buffer)."""
+    if default_backend() == "cpu":
+        return value
+    return to_gpu(value, 0)
+
+
+def gpu_context(device_id: int) -> Any:
+    """``cupy.cuda.Device(device_id)``: operations inside run on that GPU."""
+    return sys.modules["cupy"].cuda.Device(device_id)
+
+
+def shard_stream(device_id: int) -> Any:
+    """The CuPy stream pmap's shards run on, one per GPU (made on first use)."""
+    stream = _streams.get(device_id)
+    if stream is None:
+        cp = sys.modules["cupy"]
+        with cp.cuda.Device(device_id):
+            stream = _streams[device_id] = cp.cuda.Stream(non_blocking=True)
+    return stream
+
+
+def _mixed_error(who: str, a: Device, b: Device) -> ValueError:
+    return ValueError(
+        f"{who}: operands are committed to different devices, {a} and {b}; an operation runs "
+        "on one device: move the operands to the same device first with "
+        "fg.device_put(x, device)"
+    )
+
+
+def place(who: str, values: list) -> tuple[Any, list, int | str | None]:
+    """For an operation ``who`` on ``values`` (buffers and scalars): ``(xp, values, gpu)``, where
+    ``gpu`` is the id of the GPU that holds CuPy operands (None: run on the host; ``"commit"``:
+    on the host, with results committed to the CPU device of the committed operands) and
+    ``values`` have their host buffers copied there. Host operands alone run on the default
+    device (the first GPU where that is the default, unless one is committed to a CPU device).
+    Operands on two GPUs, or on a GPU and a committed CPU device, are an error naming both."""
+    cp = sys.modules.get("cupy")
+    if cp is None:
+        return np, values, None
+    gpu = None
+    for v in values:
+        if isinstance(v, cp.ndarray):
+            d = v.device.id
+            if gpu is None:
+                gpu = d
+            elif d != gpu:
+                raise _mixed_error(who, Device("gpu", gpu), Device("gpu", d))
+    if gpu is None:
+        if any(type(v) is _OnDevice for v in values):
+            return np, values, "commit"  # the results stay on that CPU device
+        if any(isinstance(v, np.ndarray) for v in values) and default_backend() == "gpu":
+            gpu = 0
+        else:
+            return np, values, None
+    moved = []
+    for v in values:
+        # NumPy scalars too: an impl's method call on one (reshape, astype) gives a NumPy array.
+        if isinstance(v, (np.ndarray, np.generic)):
+            if type(v) is _OnDevice:
+                raise _mixed_error(who, Device("gpu", gpu), v.fg_device)
+            with cp.cuda.Device(gpu):
+                v = cp.asarray(v)
+        moved.append(v)
+    return cp, moved, gpu
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,6 +341,15 @@ def _commit(result, device: Device):
     return result
 
 
+def recommit(who: str, values: list, out: Any, multiple: bool) -> Any:
+    """``out`` (an impl's result on ``values``) committed to their CPU device: an impl may build
+    its result with plain NumPy (``as_strided``, ``np.ndarray(...)``) and lose the commitment."""
+    device = committed_device(who, values)
+    if multiple:
+        return [commit(o, device) if type(o) is np.ndarray else o for o in out]
+    return commit(out, device) if type(out) is np.ndarray else out
+
+
 def commit(value, device: Device):
     """``value`` (a NumPy buffer) committed to the CPU ``device`` (a view, no copy)."""
     return _commit(np.asarray(value).view(np.ndarray), device)
@@ -213,19 +357,21 @@ def commit(value, device: Device):
 
 def committed_device(who: str, values) -> Device | None:
     """The device the committed buffers among ``values`` are on (None if there are none); an
-    error naming both devices if they are on different ones."""
+    error naming both devices if they are on different ones. CuPy arrays count as committed to
+    their GPU."""
     device = None
+    cp = sys.modules.get("cupy") if state.gpu else None
     for v in values:
         if type(v) is _OnDevice:
             d = v.fg_device
-            if device is None:
-                device = d
-            elif d != device:
-                raise ValueError(
-                    f"{who}: operands are committed to different devices, {device} and {d}; an "
-                    "operation runs on one device: move the operands to the same device first "
-                    "with fg.device_put(x, device)"
-                )
+        elif cp is not None and isinstance(v, cp.ndarray):
+            d = Device("gpu", v.device.id)
+        else:
+            continue
+        if device is None:
+            device = d
+        elif d != device:
+            raise _mixed_error(who, device, d)
     return device
 
 

@@ -101,19 +101,40 @@ def eval_primitive(prim: Primitive, args, params) -> Any:
 
 def _eval_general(prim: Primitive, args, params) -> Any:
     vals = [a._value if type(a) is Array else a for a in args]
-    xp = backend.xp_of(vals[0]) if _backend_state.gpu and vals else np
+    gpu = None
+    if _backend_state.gpu:  # CuPy operands: run on their GPU, host operands copied there
+        xp, vals, gpu = backend.place(prim.name, vals)
+    else:
+        xp = np
     try:
-        out = prim.impl(xp, *vals, **params)
+        if gpu is None:
+            out = prim.impl(xp, *vals, **params)
+        elif gpu == "commit":
+            out = prim.impl(xp, *vals, **params)
+            out = backend.recommit(prim.name, vals, out, prim.multiple_results)
+        else:
+            with xp.cuda.Device(gpu):
+                out = prim.impl(xp, *vals, **params)
+                out = [_on_gpu(xp, o) for o in out] if prim.multiple_results else _on_gpu(xp, out)
     except (ValueError, TypeError, IndexError) as e:
         raise _describe(prim, args, params, e) from e
     if config._any_debug_nans and config.debug_nans:
-        _check_nans(prim, out)
+        if isinstance(gpu, int):
+            with xp.cuda.Device(gpu):
+                _check_nans(prim, out)
+        else:
+            _check_nans(prim, out)
     if prim.multiple_results:
         return [_wrap(o) for o in out]
     return _wrap(out)
 
 
 _backend_state = backend.state
+
+
+def _on_gpu(xp, value: Any) -> Any:
+    # An impl may hand back a NumPy value (a host-side shortcut): results stay on the GPU.
+    return xp.asarray(value) if isinstance(value, (np.ndarray, np.generic)) else value
 
 
 def _wrap(value: Any) -> Array:

@@ -72,6 +72,7 @@ class Executable:
     )
 
     def __init__(self, program: Program, donated: tuple[bool, ...] = (), xp: Any = np):
+        # For CuPy, build under the device the program will run on: constants are copied there.
         self.program = program
         n_in = len(program.invars)
         slot: dict[Var, int] = {v: i for i, v in enumerate(program.invars)}
@@ -81,8 +82,16 @@ class Executable:
             consts.append(value)
             return n_in + len(consts) - 1
 
+        on_gpu = _current_gpu(xp) is not None
+
+        def on_device(c: Any) -> Any:
+            c = c._value if isinstance(c, Array) else c
+            if on_gpu and isinstance(c, (np.ndarray, xp.ndarray)):
+                c = _to_current_device(xp, c)
+            return c
+
         for v, c in zip(program.constvars, program.consts):
-            slot[v] = const_slot(c._value if isinstance(c, Array) else c)
+            slot[v] = const_slot(on_device(c))
         literal_slots: dict[tuple[type, str], int] = {}
 
         def atom_slot(x: Any) -> int:
@@ -91,7 +100,7 @@ class Executable:
             key = (type(x.val), repr(x.val))
             s = literal_slots.get(key)
             if s is None:
-                s = literal_slots[key] = const_slot(x.val)
+                s = literal_slots[key] = const_slot(on_device(x.val))
             return s
 
         eqns = program.eqns
@@ -148,7 +157,8 @@ class Executable:
         out_slots = [atom_slot(v) for v in program.outvars]
         # A weakly typed output (a Python scalar inside) leaves as a NumPy scalar of its dtype.
         out_types = [
-            np.dtype(v.aval.dtype).type if v.weak is not None else None for v in program.outvars
+            _weak_out(np.dtype(v.aval.dtype).type, xp) if v.weak is not None else None
+            for v in program.outvars
         ]
         self.source, self._run = _generate(n_in, consts, steps, out_slots, out_types)
 
@@ -156,6 +166,27 @@ class Executable:
         """Runs on ``args`` (one value per input). The list is taken over (emptied), so that a
         donated buffer has no other holder."""
         return self._run(args)
+
+
+def _current_gpu(xp: Any) -> int | None:
+    """The current CUDA device of a CuPy-like module (None for other modules)."""
+    cuda = getattr(xp, "cuda", None)
+    return None if cuda is None else cuda.Device().id
+
+
+def _to_current_device(xp: Any, c: Any) -> Any:
+    """A constant for a CuPy program: host data copied to the current GPU, a GPU array of
+    another device copied over."""
+    if isinstance(c, np.ndarray):
+        return xp.asarray(c.view(np.ndarray))
+    return c if c.device.id == xp.cuda.Device().id else c.copy()
+
+
+def _weak_out(t: type, xp: Any):
+    if xp is np:
+        return t
+    # CuPy values cannot become NumPy scalars implicitly; Python scalars can.
+    return lambda v: t(v) if type(v) in (bool, int, float, complex) else v
 
 
 def _generate(n_in: int, consts: list[Any], steps: list[Step], out_slots: list[int], out_types):
@@ -217,11 +248,13 @@ _compiled: weakref.WeakKeyDictionary[Program, dict[tuple, Executable]] = weakref
 
 def compile_program(program: Program, donated: tuple[bool, ...] = (), xp: Any = np) -> Executable:
     """The program optimised and compiled for replay on the array module ``xp`` (numpy, or
-    cupy where impls run on the GPU), cached per program, donation and module."""
+    cupy where impls run on the GPU), cached per program, donation and module (and, for CuPy,
+    the current device, where its constants live: call it and run the result under the
+    ``cupy.cuda.Device`` the inputs are on)."""
     per = _compiled.get(program)
     if per is None:
         per = _compiled[program] = {}
-    key = (donated, xp.__name__)
+    key = (donated, xp.__name__) if xp is np else (donated, id(xp), _current_gpu(xp))
     exe = per.get(key)
     if exe is None:
         exe = per[key] = Executable(optimize(program), donated, xp)

@@ -242,7 +242,9 @@ def _scan_impl(xp, *args, program, num_consts, num_carry, length, reverse):
     if length == 0:
         stacked = [xp.zeros((0,) + a.shape, a.dtype) for a in y_avals]
     else:
-        stacked = [xp.stack([row[j] for row in ys]) for j in range(len(y_avals))]
+        # A body output may be a scalar (a literal): CuPy's stack takes only its arrays.
+        conv = (lambda v: v) if xp is np else xp.asarray
+        stacked = [xp.stack([conv(row[j]) for row in ys]) for j in range(len(y_avals))]
     return list(carry) + stacked
 
 

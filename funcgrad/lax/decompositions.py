@@ -111,7 +111,7 @@ def _host(xp, fn, *xs):
     if xp is np:
         return fn(*xs)
     outs = fn(*[xp.asnumpy(x) for x in xs])
-    return type(outs)(xp.asarray(o) for o in outs) if isinstance(outs, tuple) else xp.asarray(outs)
+    return tuple(xp.asarray(o) for o in outs) if isinstance(outs, tuple) else xp.asarray(outs)
 
 
 # --------------------------------------------------------------------------------------------

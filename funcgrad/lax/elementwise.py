@@ -518,6 +518,8 @@ not_p = unary("not", "invert")
 
 
 def _select_impl(xp, pred, x, y):
+    if xp is not np:
+        pred = xp.asarray(pred)  # CuPy's where calls pred.astype: a Python bool has none
     return xp.where(pred, x, y)
 
 

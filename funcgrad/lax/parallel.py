@@ -39,6 +39,7 @@ from funcgrad.transforms.vmap import (
 
 __all__ = [
     "Communicator",
+    "NcclCommunicator",
     "UnboundAxisError",
     "all_gather",
     "axis_index",
@@ -131,6 +132,8 @@ class Communicator:
     waiting and later ``exchange`` raise ``threading.BrokenBarrierError`` instead of hanging.
     """
 
+    device_native = False  # values are exchanged as they are (on the GPU: staged on the host)
+
     def __init__(self, size: int):
         self.size = size
         self._barrier = threading.Barrier(size)
@@ -151,6 +154,72 @@ class Communicator:
 
     def abort(self) -> None:
         self._barrier.abort()
+
+
+class NcclCommunicator:
+    """GPU shards of one pmap call (one per GPU, one thread each) exchanging values with NCCL:
+    ``exchange`` is an all-gather into every shard's own GPU, so the shards combine the same
+    values in the same (device) order and get bit-identical results, as with ``Communicator``.
+
+    The NCCL communicators (``cupy.cuda.nccl.NcclCommunicator.initAll``) are made once per
+    tuple of devices and kept; ``abort`` aborts them (a shard failed), and the next call makes
+    new ones.
+    """
+
+    device_native = True
+    _cache: dict[tuple[int, ...], list] = {}  # (the nccl module's id, device ids) -> comms
+
+    def __init__(self, device_ids: list[int]):
+        from cupy.cuda import nccl
+
+        self._nccl = nccl
+        self.size = len(device_ids)
+        self._ids = (id(nccl), *device_ids)
+        comms = self._cache.get(self._ids)
+        if comms is None:
+            comms = self._cache[self._ids] = nccl.NcclCommunicator.initAll(list(device_ids))
+        self._comms = comms
+        self._barrier = threading.Barrier(self.size)
+
+    def exchange(self, index: int, value: Any) -> list:
+        import cupy as cp
+
+        x = cp.ascontiguousarray(value)
+        n = x.nbytes
+        if n == 0:
+            return [x] * self.size
+        # Bytes, whatever the dtype (bool and complex included): NCCL only moves them.
+        out = cp.empty((self.size, n), dtype=cp.uint8)
+        stream = cp.cuda.get_current_stream()
+        self._comms[index].allGather(x.data.ptr, out.data.ptr, n, self._nccl.NCCL_UINT8, stream.ptr)
+        return [out[k].view(x.dtype).reshape(x.shape) for k in range(self.size)]
+
+    def wait(self) -> None:
+        self._barrier.wait()
+
+    def abort(self) -> None:
+        self._barrier.abort()
+        comms = self._cache.pop(self._ids, None)
+        for c in comms or ():
+            try:
+                c.abort()
+            except Exception:  # already aborted or destroyed  # pragma: no cover
+                pass
+
+
+def make_gpu_communicator(device_ids: list[int]):
+    """The communicator of a pmap over the GPUs ``device_ids``: NCCL's when CuPy has it and
+    there are several GPUs, else the host-staged ``Communicator`` (values copied to the host
+    with ``.get()`` and back)."""
+    if len(device_ids) > 1:
+        try:
+            from cupy.cuda import nccl
+
+            if nccl is not None and getattr(nccl, "available", True):
+                return NcclCommunicator(device_ids)
+        except ImportError:
+            pass
+    return Communicator(len(device_ids))
 
 
 class _AxisEnvironment(threading.local):
@@ -185,25 +254,29 @@ def _member(name: str, axis_name: Any) -> tuple[Communicator, int]:
 
 
 def _def_pmap_impl(prim: Primitive, combine) -> None:
-    """The impl of ``prim`` in a shard thread: ``combine(values, index, x, **params)`` with
+    """The impl of ``prim`` in a shard thread: ``combine(xp, values, index, x, **params)`` with
     every shard's operand (in device order) gives this shard's result."""
 
     def impl(xp, x, *, axis_name, **params):
         comm, index = _member(prim.name, axis_name)
         if comm.size == 1:
-            return combine([x], 0, x, **params)
-        return combine(comm.exchange(index, x), index, x, **params)
+            return combine(xp, [x], 0, x, **params)
+        if xp is np or comm.device_native:
+            return combine(xp, comm.exchange(index, x), index, x, **params)
+        # GPU shards without NCCL: the values meet on the host, the result goes back.
+        host = xp.asnumpy(x)
+        return xp.asarray(combine(np, comm.exchange(index, host), index, host, **params))
 
     impl.__name__ = f"_{prim.name}_impl"
     prim.def_impl(impl)
 
 
 def _fold(op):
-    def combine(values, index, x):
+    def combine(xp, values, index, x):
         out = values[0]
         for v in values[1:]:  # in device order: every shard gets bit-identical results
-            out = op(out, v)
-        return out.astype(x.dtype, copy=False) if isinstance(out, np.ndarray) else out
+            out = getattr(xp, op)(out, v)
+        return out.astype(x.dtype, copy=False) if isinstance(out, xp.ndarray) else out
 
     return combine
 
@@ -240,7 +313,7 @@ def _psum_collective(trace, x, dim, *, axis_name):
 
 collective_rules[psum_p] = _psum_collective
 unmapped_rules[psum_p] = lambda trace, x, *, axis_name: x * trace.axis_size
-_def_pmap_impl(psum_p, _fold(np.add))
+_def_pmap_impl(psum_p, _fold("add"))
 
 
 def psum(x: Any, axis_name: Any) -> Any:
@@ -307,8 +380,8 @@ def _pextremum(name, reduce):
 
 pmax_p = _pextremum("pmax", reduce_max)
 pmin_p = _pextremum("pmin", reduce_min)
-_def_pmap_impl(pmax_p, _fold(np.maximum))
-_def_pmap_impl(pmin_p, _fold(np.minimum))
+_def_pmap_impl(pmax_p, _fold("maximum"))
+_def_pmap_impl(pmin_p, _fold("minimum"))
 
 
 def pmax(x: Any, axis_name: Any) -> Any:
@@ -398,9 +471,9 @@ unmapped_rules[all_gather_p] = lambda trace, x, **params: _all_gather_collective
 )[0]
 
 
-def _all_gather_combine(values, index, x, *, axis, tiled):
-    ax = _gather_axis(axis, np.ndim(x), tiled)
-    return np.concatenate(values, axis=ax) if tiled else np.stack(values, axis=ax)
+def _all_gather_combine(xp, values, index, x, *, axis, tiled):
+    ax = _gather_axis(axis, x.ndim, tiled)
+    return xp.concatenate(values, axis=ax) if tiled else xp.stack(values, axis=ax)
 
 
 _def_pmap_impl(all_gather_p, _all_gather_combine)
@@ -489,11 +562,11 @@ def _ppermute_unmapped(trace, x, *, axis_name, perm):
     return x * reduce_sum(one_hot * keep, (0,))
 
 
-def _ppermute_combine(values, index, x, *, perm):
+def _ppermute_combine(xp, values, index, x, *, perm):
     for s, d in perm:
         if d == index:
             return values[s]
-    return np.zeros_like(x)
+    return xp.zeros_like(x)
 
 
 ppermute_p = _collective("ppermute")
@@ -551,7 +624,7 @@ unmapped_rules[axis_index_p] = lambda trace, *, axis_name: trace.token
 
 
 def _axis_index_impl(xp, *, axis_name):
-    return np.asarray(_member("axis_index", axis_name)[1], dtype=np.int32)
+    return xp.asarray(_member("axis_index", axis_name)[1], dtype=np.int32)
 
 
 axis_index_p.def_impl(_axis_index_impl)

@@ -74,7 +74,8 @@ def _broadcast_to_impl(xp, x, *, shape):
                     break
             else:
                 return np.ndarray(shape, x.dtype, x, 0, tuple(strides))
-    return xp.broadcast_to(x, shape)
+        return np.broadcast_to(x, shape)
+    return xp.broadcast_to(xp.asarray(x), shape)  # CuPy's takes only its arrays
 
 
 def _broadcast_to_abstract_eval(x, *, shape):

@@ -35,13 +35,20 @@ def _iota(shape, dimension) -> Array:
 
 
 def _sort_impl(xp, *operands, dimension, is_stable, num_keys):
-    kind = "stable" if is_stable else None
+    # CuPy's sorts are always stable and take no ``kind`` (nor lexsort an axis).
+    kind = "stable" if is_stable and xp is np else None
     if len(operands) == 1:
         return [xp.sort(operands[0], axis=dimension, kind=kind)]
     if num_keys == 1:
         perm = xp.argsort(operands[0], axis=dimension, kind=kind)
-    else:  # lexsort's last key is the primary one; it is always stable
-        perm = xp.lexsort(operands[num_keys - 1 :: -1], axis=dimension)
+    elif xp is np:  # lexsort's last key is the primary one; it is always stable
+        perm = np.lexsort(operands[num_keys - 1 :: -1], axis=dimension)
+    else:  # stable sorts by each key, the primary one last
+        perm = None
+        for key in operands[:num_keys][::-1]:
+            k = key if perm is None else xp.take_along_axis(key, perm, axis=dimension)
+            p = xp.argsort(k, axis=dimension)
+            perm = p if perm is None else xp.take_along_axis(perm, p, axis=dimension)
     return [xp.take_along_axis(o, perm, axis=dimension) for o in operands]
 
 
@@ -150,7 +157,8 @@ def _top_k_impl(xp, x, *, k):
     # A stable ascending argsort of the reversed row, reversed, is descending with ties broken
     # by the lower index (as in JAX); it needs no negation, so it works for unsigned ints too.
     n = x.shape[-1]
-    p = xp.argsort(x[..., ::-1], axis=-1, kind="stable")[..., ::-1][..., :k]
+    kind = "stable" if xp is np else None  # CuPy's argsort is always stable, takes no kind
+    p = xp.argsort(x[..., ::-1], axis=-1, kind=kind)[..., ::-1][..., :k]
     idx = (n - 1) - p
     return [xp.take_along_axis(x, idx, axis=-1), idx.astype(np.int64)]
 

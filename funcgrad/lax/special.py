@@ -19,6 +19,7 @@ from funcgrad.transforms.vmap import defbroadcasting
 # without it. Imported on first use (it takes ~0.25 s), so ``import funcgrad`` stays fast.
 _UNSET = object()
 _scipy_special = _UNSET
+_cupy_special: dict = {}  # per CuPy module (by id): cupyx.scipy.special or None
 
 
 def _special_module(xp):
@@ -32,11 +33,13 @@ def _special_module(xp):
                 module = None
             _scipy_special = module
         return _scipy_special
-    try:
-        import cupyx.scipy.special as cupy_special
-    except ImportError:  # pragma: no cover - GPU only
-        return None
-    return cupy_special
+    if id(xp) not in _cupy_special:
+        try:
+            import cupyx.scipy.special as cupy_special
+        except ImportError:  # no cupyx (or the tests' CuPy double): the pure paths
+            cupy_special = None
+        _cupy_special[id(xp)] = cupy_special
+    return _cupy_special[id(xp)]
 
 
 def _special_impl(name, pure):
@@ -45,9 +48,8 @@ def _special_impl(name, pure):
     def impl(xp, x, **params):
         arr = xp.asarray(x)
         dtype = arr.dtype if arr.dtype.kind == "f" else np.dtype(np.float64)
-        mod = _special_module(xp)
-        if mod is not None:
-            fn = getattr(mod, name)
+        fn = getattr(_special_module(xp), name, None)  # cupyx.scipy.special lacks a few
+        if fn is not None:
             out = xp.asarray(fn(params["n"], arr) if "n" in params else fn(arr))
         else:
             with np.errstate(all="ignore"):

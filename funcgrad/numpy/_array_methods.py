@@ -9,7 +9,7 @@ from funcgrad.core.array import Array, ArrayBase
 from funcgrad.core.primitive import eval_primitive
 from funcgrad.lax import elementwise as ew
 from funcgrad.numpy import _math, _reductions, _shape
-from funcgrad.numpy._core import asarray
+from funcgrad.numpy._core import _to_array
 
 _SCALARS = (int, float, bool, complex)
 
@@ -19,7 +19,7 @@ def _other(x):
     if isinstance(x, ArrayBase) or type(x) in _SCALARS:
         return x
     if isinstance(x, (np.ndarray, np.generic, list, tuple)):
-        return asarray(x)
+        return _to_array(x, None, False)  # host data follows ``self`` to its device
     return None
 
 

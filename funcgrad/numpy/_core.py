@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from funcgrad import lax
+from funcgrad.core import backend
 from funcgrad.core.array import Array, ArrayBase
 from funcgrad.core.dtypes import default_float
 from funcgrad.core.trace import Tracer
@@ -138,23 +139,38 @@ def asarray(a: Any, dtype=None, order=None, *, copy: bool | None = None, device=
     hold arrays being differentiated (``fnp.asarray([x, 1.0])`` under ``fg.grad``); Python
     scalars among them take the arrays' dtype, as in JAX.
 
+    Host data lands on the default device (the first GPU where ``fg.default_backend()`` is
+    ``"gpu"``), or on ``device`` when given (``fg.device_put``).
+
     Example:
       >>> fnp.asarray([1.0, 2.0]).dtype
       dtype('float32')
     """
+    out = _to_array(a, dtype, True)
+    if device is not None:
+        from funcgrad.core.array import device_put
+
+        out = device_put(out, device)
+    return out
+
+
+def _to_array(a: Any, dtype, place: bool) -> Any:
+    """``asarray``; host data is placed on the default device if ``place``, else it stays an
+    uncommitted host Array (which follows the other operands of an operation to their GPU)."""
+    new = _placed if place else _host
     if isinstance(a, ArrayBase):
         return a if dtype is None else lax.convert_element_type(a, dtype)
     if isinstance(a, (list, tuple)) and _contains_traced(a):
         out = _stack_traced(a)
         return out if dtype is None else lax.convert_element_type(out, dtype)
     if hasattr(a, "__array__") and not isinstance(a, (np.ndarray, np.generic)):
-        xp_arr = a
-        if type(a).__module__.startswith("cupy"):
-            return Array(a.astype(dtype) if dtype is not None else a.copy())
-        a = np.asarray(xp_arr)
+        if backend.xp_of(a) is not np:  # a CuPy array: copied on its own GPU
+            backend.state.gpu = True
+            with backend.gpu_context(a.device.id):
+                return Array(a.astype(dtype) if dtype is not None else a.copy())
+        a = np.asarray(a)
     if isinstance(a, (np.ndarray, np.generic)):
-        v = np.array(a, dtype=dtype, copy=True)
-        return Array(v if v.ndim else v[()])
+        return new(np.array(a, dtype=dtype, copy=True))
     try:
         v = _np_default(a, dtype)
     except ValueError as e:
@@ -167,6 +183,15 @@ def asarray(a: Any, dtype=None, order=None, *, copy: bool | None = None, device=
         ) from e
     if v.dtype == object:
         raise TypeError(f"fnp.{public_caller()}: cannot convert {a!r} to a numeric array")
+    return new(v)
+
+
+def _placed(v: np.ndarray) -> Array:
+    """An Array of fresh host data, on the default device (``fg.default_backend()``)."""
+    return Array(backend.on_default_device(v if v.ndim else v[()]))
+
+
+def _host(v: np.ndarray) -> Array:
     return Array(v if v.ndim else v[()])
 
 
@@ -194,10 +219,11 @@ def no_out(who: str, out: Any) -> None:
 
 def operand(x: Any) -> Any:
     """An operand for a lax call: arrays/tracers and Python scalars pass through (scalars stay
-    weakly typed); everything else goes through ``asarray``."""
+    weakly typed); everything else goes through ``asarray``, staying on the host: a NumPy
+    operand follows the other operands to their device (JAX's uncommitted data)."""
     if isinstance(x, ArrayBase) or type(x) in (int, float, bool, complex):
         return x
-    return asarray(x)
+    return _to_array(x, None, False)
 
 
 def unary_operand(x: Any) -> Any:
@@ -213,12 +239,12 @@ def _dtype_or_default(dtype):
 
 def zeros(shape, dtype=None) -> Array:
     """An array of zeros (float32 by default). Example: ``fnp.zeros((2, 3))``."""
-    return Array(np.zeros(_shape_arg(shape), _dtype_or_default(dtype)))
+    return _placed(np.zeros(_shape_arg(shape), _dtype_or_default(dtype)))
 
 
 def ones(shape, dtype=None) -> Array:
     """An array of ones (float32 by default). Example: ``fnp.ones(3)``."""
-    return Array(np.ones(_shape_arg(shape), _dtype_or_default(dtype)))
+    return _placed(np.ones(_shape_arg(shape), _dtype_or_default(dtype)))
 
 
 def full(shape, fill_value, dtype=None) -> Any:
@@ -234,12 +260,20 @@ def full(shape, fill_value, dtype=None) -> Any:
         dtype = np.asarray(fill_value).dtype
         if dtype == np.float64 and type(fill_value) is float:
             dtype = default_float()
-    return Array(np.full(shape, fill_value, dtype))
+    return _placed(np.full(shape, fill_value, dtype))
 
 
 def empty(shape, dtype=None) -> Array:
     """Same as ``zeros``: funcgrad arrays are immutable, so no uninitialised memory is exposed."""
     return zeros(shape, dtype)
+
+
+def _like(a, v: np.ndarray) -> Array:
+    """``v`` on ``a``'s GPU when ``a`` is a GPU Array, else on the default device."""
+    value = a._value if type(a) is Array else a
+    if backend.xp_of(value) is not np:
+        return Array(backend.to_gpu(v, value.device.id))
+    return _placed(v)
 
 
 def _like_dtype(a, dtype):
@@ -248,12 +282,12 @@ def _like_dtype(a, dtype):
 
 def zeros_like(a, dtype=None, shape=None) -> Array:
     """Zeros with the shape and dtype of ``a``."""
-    return Array(np.zeros(np.shape(a) if shape is None else shape, _like_dtype(a, dtype)))
+    return _like(a, np.zeros(_shape_of(a) if shape is None else shape, _like_dtype(a, dtype)))
 
 
 def ones_like(a, dtype=None, shape=None) -> Array:
     """Ones with the shape and dtype of ``a``."""
-    return Array(np.ones(np.shape(a) if shape is None else shape, _like_dtype(a, dtype)))
+    return _like(a, np.ones(_shape_of(a) if shape is None else shape, _like_dtype(a, dtype)))
 
 
 def full_like(a, fill_value, dtype=None, shape=None) -> Any:
@@ -275,7 +309,7 @@ def arange(start, stop=None, step=1, dtype=None) -> Array:
     v = np.arange(start, stop, step, dtype=dtype)
     if dtype is None and v.dtype == np.float64:
         v = v.astype(default_float())
-    return Array(v)
+    return _placed(v)
 
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
@@ -296,12 +330,12 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
         v = v.astype(dtype)
     elif v.dtype == np.float64 and not _has_float64(start) and not _has_float64(stop):
         v = v.astype(default_float())
-    return (Array(v), step) if retstep else Array(v)
+    return (_placed(v), step) if retstep else _placed(v)
 
 
 def eye(N, M=None, k=0, dtype=None) -> Array:
     """A 2-d array with ones on the ``k``-th diagonal."""
-    return Array(np.eye(N, M, k, dtype=_dtype_or_default(dtype)))
+    return _placed(np.eye(N, M, k, dtype=_dtype_or_default(dtype)))
 
 
 def identity(n, dtype=None) -> Array:

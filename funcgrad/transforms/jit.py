@@ -24,6 +24,7 @@ import functools
 import inspect
 import logging
 import os
+import sys
 import traceback
 import weakref
 from collections.abc import Callable, Sequence
@@ -32,7 +33,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from funcgrad.core.array import Array
-from funcgrad.core.backend import _OnDevice, committed_device
+from funcgrad.core.backend import _OnDevice, committed_device, default_backend, device_of
+from funcgrad.core.backend import state as _backend_state
 from funcgrad.core.dtypes import dtype_of
 from funcgrad.core.ir import (
     Program,
@@ -246,8 +248,8 @@ def _describe_leaf(x: Any) -> str:
     if type(x) in _PY_SCALARS:
         return f"Python {type(x).__name__}"
     where = ""
-    if type(x) is Array and type(x._value) is _OnDevice:
-        where = f" on {x._value.fg_device}"
+    if type(x) is Array and (type(x._value) is _OnDevice or device_of(x._value).platform == "gpu"):
+        where = f" on {device_of(x._value)}"
     return f"{np.dtype(x.dtype).name}{list(x.shape)}{where}"
 
 
@@ -354,6 +356,7 @@ class JittedFunction:
         sig = []
         committed = []
         has_tracer = False
+        cp = sys.modules.get("cupy") if _backend_state.gpu else None
         for x in leaves:
             t = type(x)
             if t is Array:
@@ -361,6 +364,9 @@ class JittedFunction:
                 if type(v) is _OnDevice:  # committed by fg.device_put: the device is in the key
                     committed.append(v)
                     sig.append((v.shape, v.dtype, v.fg_device))
+                elif cp is not None and isinstance(v, cp.ndarray):  # on a GPU: committed too
+                    committed.append(v)
+                    sig.append((v.shape, v.dtype, ("gpu", v.device.id)))
                 else:
                     sig.append((v.shape, v.dtype))
             elif t in _PY_SCALARS:
@@ -376,8 +382,9 @@ class JittedFunction:
                     "arrays, NumPy values or Python scalars, or mark the argument static with "
                     "static_argnums/static_argnames"
                 )
+        device = None
         if committed:
-            committed_device(f"jit({self._name})", committed)  # one device, or an error
+            device = committed_device(f"jit({self._name})", committed)  # one device, or an error
         key = (in_tree, tuple(sig), static)
         entry = self._cache.get(key)
         if entry is None:
@@ -386,9 +393,30 @@ class JittedFunction:
             self._hits += 1
         if has_tracer or entry.lifted:
             outs = jit_p.bind(*entry.lifted, *leaves, program=entry.program, name=self._name)
+        elif device is None and default_backend() == "gpu":
+            outs = self._run_gpu(entry, leaves, 0)  # host data goes to the default device
+        elif device is not None and device.platform == "gpu":
+            outs = self._run_gpu(entry, leaves, device.id)
         else:
             outs = self._run(entry, leaves)
         return tree_unflatten(entry.out_tree, outs)
+
+    def _run_gpu(self, entry: _Entry, leaves: list, gpu: int) -> list:
+        """Runs the program with CuPy under GPU ``gpu``; host arguments are copied there."""
+        cp = sys.modules["cupy"]
+        with cp.cuda.Device(gpu):
+            exe = compile_program(entry.program, entry.donated, cp)
+            raw = []
+            for x in leaves:
+                v = x._value if type(x) is Array else x
+                raw.append(cp.asarray(v) if isinstance(v, (np.ndarray, np.generic)) else v)
+            outs = exe(raw)
+        result = []
+        for o in outs:
+            a = _new_array(Array)
+            a._value = o
+            result.append(a)
+        return result
 
     def _run(self, entry: _Entry, leaves: list) -> list:
         exe = entry.executable

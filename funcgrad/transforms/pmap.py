@@ -14,7 +14,10 @@ device order, so every shard gets bit-identical results. ``axis_index`` is the p
 input, a hidden int32 token holding the shard's index.
 
 On the CPU the devices are ``fg.config.num_cpu_devices`` virtual devices sharing the host's
-memory; shards are views of the inputs, and the outputs are stacked into host Arrays.
+memory; shards are views of the inputs, and the outputs are stacked into host Arrays. On GPUs
+(CuPy) shard k runs under ``cupy.cuda.Device(k)`` on its own stream with its slice of the inputs
+copied to its GPU; collectives use NCCL when CuPy has it (else they are staged through the
+host), and the outputs are stacked on the first GPU.
 
 A call with tracers among its arguments (``grad`` of a pmapped function, ``jit(pmap(f))``,
 ``vmap(pmap(f))``) binds ``pmap_p``, a higher-order primitive carrying the shard program, with
@@ -47,6 +50,7 @@ from funcgrad.lax.parallel import (
     _axis_trace,
     _unbound,
     axis_environment,
+    make_gpu_communicator,
     unmapped_rules,
 )
 from funcgrad.transforms.grad import defjvp_all, defvjp_all, jvp, vjp, zeros_like
@@ -165,10 +169,13 @@ def _plain(v: Any) -> Any:
     return v.view(np.ndarray) if type(v) is backend._OnDevice else v
 
 
-def run_spmd(program: Program, args, in_axes, out_axes, axis_name, size) -> list:
+def run_spmd(program: Program, args, in_axes, out_axes, axis_name, size, devices=None) -> list:
     """Runs ``program`` once per shard, shard k in its own thread; returns the stacked outputs
-    (NumPy values). ``args`` are the full operands (after the token), ``in_axes`` their mapped
-    axes (None: the same value for every shard)."""
+    (NumPy values; CuPy values on the first GPU when ``devices`` are GPUs). ``args`` are the
+    full operands (after the token), ``in_axes`` their mapped axes (None: the same value for
+    every shard)."""
+    if devices and devices[0].platform == "gpu":
+        return _run_spmd_gpu(program, args, in_axes, out_axes, axis_name, devices)
     exe = compile_program(program)
     values = [_plain(a) for a in args]
     # Across processes (fg.distributed), this process runs the shards offset .. offset + size - 1
@@ -214,11 +221,78 @@ def run_spmd(program: Program, args, in_axes, out_axes, axis_name, size) -> list
     return outs
 
 
+def _run_spmd_gpu(program: Program, args, in_axes, out_axes, axis_name, devices) -> list:
+    """``run_spmd`` on GPUs: shard k runs with CuPy under ``cupy.cuda.Device(k)`` on its own
+    stream, on its slice of the operands copied to its GPU; collectives go through NCCL where
+    CuPy has it, else through the host. The outputs are stacked on the first device."""
+    if distributed.process_count() > 1:
+        raise NotImplementedError(
+            "pmap over GPUs in a multi-process run (fg.distributed) is not supported yet; run "
+            "one process per GPU with pmap over its local GPU, or use CPU devices"
+        )
+    cp = backend.cupy_module()
+    ids = [d.id for d in devices]
+    size = len(ids)
+    values = [a._value if type(a) is Array else a for a in args]
+    comm = make_gpu_communicator(ids) if axis_name is not None else None
+
+    def shard_args(k: int) -> list:
+        gpu = ids[k]
+        shard = [backend.to_gpu(np.asarray(k, dtype=np.int32), gpu)]
+        for v, ax in zip(values, in_axes):
+            if type(v) in _PY_SCALARS:
+                shard.append(v)  # weakly typed: stays a Python scalar
+                continue
+            if ax is not None:
+                v = v[(slice(None),) * ax + (k,)]  # a view, on the device v is on
+            shard.append(backend.to_gpu(v, gpu))
+        return shard
+
+    def run(k):
+        outer = _shard_state.inside
+        _shard_state.inside = True
+        stream = backend.shard_stream(ids[k])
+        try:
+            with cp.cuda.Device(ids[k]), stream:
+                exe = compile_program(program, xp=cp)
+                if axis_name is None:
+                    out = exe(shard_args(k))
+                else:
+                    with axis_environment(axis_name, comm, k):
+                        out = exe(shard_args(k))
+                out = [cp.asarray(o, dtype=a.dtype) for o, a in zip(out, program.out_avals)]
+                stream.synchronize()  # the outputs are read from other streams and devices
+                return out
+        except BaseException:
+            if comm is not None:
+                comm.abort()  # the other shards raise instead of waiting for this one
+            raise
+        finally:
+            _shard_state.inside = outer
+
+    if size == 1:
+        results = [run(0)]
+    elif _shard_state.inside:
+        with concurrent.futures.ThreadPoolExecutor(size - 1) as pool:
+            results = _run_all(run, size, pool)
+    else:
+        with _pool_lock:
+            results = _run_all(run, size, _executor(size - 1))
+    outs = []
+    with cp.cuda.Device(ids[0]):
+        for j, ax in enumerate(out_axes):
+            parts = [backend.to_gpu(r[j], ids[0]) for r in results]
+            outs.append(parts[0] if ax is None else cp.stack(parts, axis=ax))
+    return outs
+
+
 class ProcessCommunicator:
     """The shards of every process (fg.distributed) exchanging values: the local shards meet at
     a barrier, the first one exchanges the local values with the other processes (MPI
     allgather), and every shard gets the global list, in global device order. Members are
     known by their global index (``offset`` + the local one)."""
+
+    device_native = False
 
     def __init__(self, size: int, offset: int):
         self.local = Communicator(size)
@@ -263,7 +337,7 @@ def _run_all(run, size, pool) -> list:
 
 
 def _pmap_impl(xp, *args, program, in_axes, out_axes, axis_name, axis_size, devices, name):
-    return run_spmd(program, args, in_axes, out_axes, axis_name, axis_size)
+    return run_spmd(program, args, in_axes, out_axes, axis_name, axis_size, devices)
 
 
 def _insert(shape: tuple, ax: int | None, size: int) -> tuple:
@@ -599,7 +673,9 @@ class PmappedFunction:
                 name=name,
             )
         else:
-            raw = run_spmd(entry.program, leaves, norm_axes, entry.out_axes, self.axis_name, size)
+            raw = run_spmd(
+                entry.program, leaves, norm_axes, entry.out_axes, self.axis_name, size, devices
+            )
             outs = [Array(o) for o in raw]
         return tree_unflatten(entry.out_tree, outs)
 
@@ -617,17 +693,20 @@ class PmappedFunction:
                     f"devices: pass devices= with {size} devices, or map an axis of size "
                     f"{len(self.devices)}"
                 )
-            for d in self.devices:
-                if d.platform != "cpu":
-                    raise NotImplementedError(
-                        f"pmap({self._name}): device {d!r}: only CPU devices are supported yet"
-                    )
+            platforms = {d.platform for d in self.devices}
+            if len(platforms) > 1:
+                raise ValueError(
+                    f"pmap({self._name}): devices={list(self.devices)} mixes platforms; pass "
+                    "devices of one platform (fg.devices('gpu') or fg.devices('cpu'))"
+                )
             return self.devices
         available = backend.local_devices()
-        if available and available[0].platform != "cpu":
-            raise NotImplementedError(
-                f"pmap({self._name}): the {available[0].platform} platform is not supported "
-                "yet; set FUNCGRAD_PLATFORM=cpu"
+        if size > len(available) and available[0].platform == "gpu":
+            raise ValueError(
+                f"{what}, but there are only {len(available)} GPU(s) ({available}); the mapped "
+                "axis size must equal the number of devices used: map an axis of at most "
+                f"{len(available)}, or pass devices=fg.devices('cpu') with "
+                f"FUNCGRAD_NUM_CPU_DEVICES={size} to run the shards on virtual CPU devices"
             )
         if size > len(available):
             raise ValueError(
@@ -708,13 +787,16 @@ def pmap(
         0's value (for outputs that are the same on every device, e.g. after ``psum``).
       static_broadcasted_argnums: positional arguments that are Python values (hashable; part
         of the cache key), given to every device as they are.
-      devices: the devices to use; the mapped axis size must equal their number. Default: the
-        first ``size`` devices of ``fg.local_devices()`` (``FUNCGRAD_NUM_CPU_DEVICES=N`` or
+      devices: the devices to use (CPU or GPU, one platform); the mapped axis size must equal
+        their number. Default: the first ``size`` devices of ``fg.local_devices()``, the GPUs
+        where they are the default platform (``FUNCGRAD_NUM_CPU_DEVICES=N`` or
         ``fg.config.update("num_cpu_devices", N)`` gives N virtual CPU devices).
 
     Returns:
       A ``PmappedFunction``. On the CPU its outputs are host Arrays with the shards stacked
-      along ``out_axes``. Usable as a decorator, with or without arguments.
+      along ``out_axes``; on GPUs (each shard under its ``cupy.cuda.Device`` and stream) they
+      are stacked on the first GPU (JAX keeps them sharded over the devices). Usable as a
+      decorator, with or without arguments.
 
     Example:
       >>> fg.config.update("num_cpu_devices", 2)

@@ -10,6 +10,7 @@ import funcgrad as fg
 import funcgrad.numpy as fnp
 from funcgrad import nn
 from funcgrad.nn import functional as F
+from tests.backends import platform
 from tests.helpers import check_grads
 from tests.nn import reference as ref
 
@@ -256,3 +257,45 @@ def test_layer_grads():
             return layer.apply(fg.tree_util.tree_unflatten(treedef, list(leaves)), x)
 
         check_grads(f, (x, *leaves), order=1)
+
+
+class _Net(nn.Module):
+    """Conv2d, BatchNorm2d, MaxPool2d, Dropout and Linear: the layers a CNN step uses."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 4, kernel_size=3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+        self.pool = nn.MaxPool2d(2)
+        self.drop = nn.Dropout(0.25)
+        self.fc = nn.Linear(4 * 2 * 2, 3)
+
+    def forward(self, x):
+        x = self.pool(nn.relu(self.bn(self.conv(x))))
+        return self.fc(self.drop(x.reshape(x.shape[0], -1)))
+
+
+def _net_step(x, labels):
+    net = _Net()
+    params, state = net.init(fg.random.key(1), dtype=np.float64), net.init_state(np.float64)
+
+    def loss(p):
+        logits, new_state = net.apply(p, x, state=state, rng=fg.random.key(2), train=True)
+        return nn.cross_entropy(logits, labels), (logits, new_state)
+
+    (value, (logits, new_state)), grads = fg.value_and_grad(loss, has_aux=True)(params)
+    return {"loss": value, "logits": logits, "state": new_state, "grads": grads}
+
+
+def test_layers_forward_and_backward_match_the_cpu_on_each_backend(backend):
+    rng = np.random.default_rng(0)
+    x, labels = rng.standard_normal((3, 2, 4, 4)), np.array([0, 2, 1])
+    with platform("cpu"):
+        expected = fg.device_get(_net_step(fnp.asarray(x), fnp.asarray(labels)))
+    got = _net_step(fnp.asarray(x), fnp.asarray(labels))
+    want = "cpu" if backend == "cpu" else "gpu"
+    leaves = fg.tree_util.tree_leaves(got)
+    assert len(leaves) == len(fg.tree_util.tree_leaves(expected)) > 8
+    for g, e in zip(leaves, fg.tree_util.tree_leaves(expected)):
+        assert g.device.platform == want
+        np.testing.assert_allclose(np.asarray(g), e, rtol=1e-9, atol=1e-12)

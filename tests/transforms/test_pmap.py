@@ -186,3 +186,78 @@ def test_shard_error_does_not_hang():
 def _fail_on_1(i):
     if int(i) == 1:
         raise RuntimeError("shard 1 fails")
+
+
+@pytest.mark.parametrize("backend", ["fake-gpu", "gpu"], indirect=True)
+def test_pmap_over_gpus_equals_vmap(backend):
+    """One shard per GPU (under its cupy.cuda.Device and stream): collectives, grad of pmap,
+    outputs on the first GPU; equal to vmap with the same axis name."""
+    from tests.backends import gpu_count
+
+    n = gpu_count(backend)
+    if n < 2:
+        pytest.skip("needs 2 GPUs")
+    devices = fg.devices("gpu")[:2]
+    x = np.random.default_rng(3).standard_normal((2, 3, 2)).astype(np.float32)
+    for name, f in COLLECTIVES.items():
+        out = fg.pmap(f, "i", devices=devices)(x)
+        assert out.device == devices[0], name
+        _close(out, fg.vmap(f, axis_name="i")(x))
+    perm = [(0, 1), (1, 0)]
+    g = lambda v: lax.ppermute(v, "i", perm) * lax.axis_index("i")  # noqa: E731
+    _close(fg.pmap(g, "i", devices=devices)(x), fg.vmap(g, axis_name="i")(x))
+
+    def loss(w, xs):
+        return lax.pmean(fnp.sum(fnp.tanh(xs @ w) ** 2), "i")
+
+    w = fnp.ones((2, 4))
+    grads = fg.pmap(fg.grad(loss), "i", in_axes=(None, 0), devices=devices)(w, x)
+    expected = fg.vmap(fg.grad(loss), (None, 0), axis_name="i")(w, x)
+    _close(grads, expected)
+    outer = lambda w: fg.pmap(loss, "i", in_axes=(None, 0), devices=devices)(w, x).sum()  # noqa: E731
+    g = fg.grad(outer)(w)  # grad of pmap: pmap_p's vjp, run on the GPUs again
+    assert g.device.platform == "gpu"
+    _close(g, fg.grad(lambda w: fg.vmap(loss, (None, 0), axis_name="i")(w, x).sum())(w))
+    with fg.config(debug_nans=True):
+        _close(
+            fg.pmap(lambda v: lax.psum(v, "i"), "i", devices=devices)(x), np.stack([x.sum(0)] * 2)
+        )
+    on_gpu1 = fg.device_put(fnp.asarray(x), devices[1])  # inputs on any GPU are sharded over
+    summed = fg.pmap(lambda v: lax.psum(v, "i"), "i", devices=devices)(on_gpu1)
+    _close(summed, np.stack([x.sum(0)] * 2))
+    with fg.config(num_cpu_devices=2):  # the default devices are the GPUs
+        assert fg.pmap(lambda v: v + 1)(x).device.platform == "gpu"
+
+
+@pytest.mark.parametrize("with_nccl", [False, True], ids=["host-staged", "nccl"])
+def test_pmap_collectives_on_fake_gpus_through_each_communicator(with_nccl):
+    """The GPU collectives, host-staged (no NCCL) and through NCCL all-gathers (the fake's
+    ``cupy.cuda.nccl``): every collective equals vmap, and a failing shard aborts the others."""
+    from funcgrad.lax import parallel
+    from tests import fake_cupy
+    from tests.backends import platform
+
+    with fake_cupy.installed(n_devices=2, with_nccl=with_nccl), platform("gpu"):
+        devices = fg.devices("gpu")
+        kind = parallel.NcclCommunicator if with_nccl else parallel.Communicator
+        assert type(parallel.make_gpu_communicator([0, 1])) is kind
+        x = np.random.default_rng(4).standard_normal((2, 3, 2)).astype(np.float32)
+        for f in COLLECTIVES.values():
+            _close(fg.pmap(f, "i", devices=devices)(x), fg.vmap(f, axis_name="i")(x))
+        flags = np.array([[True, False], [False, False]])  # bool and int payloads too
+        any_ = fg.pmap(lambda b: lax.psum(b.astype(np.int32), "i") > 0, "i", devices=devices)
+        np.testing.assert_array_equal(np.asarray(any_(flags)), [[True, False]] * 2)
+
+        def body(v):
+            fg.debug.callback(_fail_on_shard_1, lax.axis_index("i"))
+            return lax.psum(v, "i")
+
+        with pytest.raises(RuntimeError, match="shard 1 failed"):
+            fg.pmap(body, "i", devices=devices)(x)
+        summed = fg.pmap(lambda v: lax.psum(v, "i"), "i", devices=devices)(x)  # works again
+        _close(summed, np.stack([x.sum(0)] * 2))
+
+
+def _fail_on_shard_1(i):
+    if int(i) == 1:
+        raise RuntimeError("shard 1 failed")
