@@ -138,3 +138,18 @@ def test_device_put_get_and_committed_arrays():
         assert "cpu:0" in msg and "cpu:1" in msg and "fg.device_put" in msg
         with pytest.raises(ValueError, match="does not exist"):
             fg.device_put(np.ones(2), fg.core.backend.Device("cpu", 5))
+
+
+def test_a_cpu_device_computation_stays_there_under_a_gpu_default(monkeypatch):
+    """With the GPU as the default, a grad whose operands are committed to a CPU device keeps
+    every intermediate there, 0-d results and grad's cotangent seed included (they used to be
+    uncommitted and moved to the GPU, then mixed with the CPU operands)."""
+    from funcgrad import nn
+
+    monkeypatch.setenv("FUNCGRAD_PLATFORM", "gpu")
+    with fake_cupy.installed(n_devices=1):
+        cpu = fg.devices("cpu")[0]
+        logits, labels = fg.device_put((np.ones((4, 3), np.float32), np.array([0, 1, 2, 1])), cpu)
+        loss, g = fg.value_and_grad(lambda z: nn.cross_entropy(z, labels))(logits)
+        assert loss.device == cpu and g.device == cpu
+        np.testing.assert_allclose(g, (np.full((4, 3), 1 / 3) - np.eye(3)[[0, 1, 2, 1]]) / 4, 1e-6)

@@ -218,6 +218,19 @@ def on_default_device(value: Any) -> Any:
     return to_gpu(value, 0)
 
 
+def like_device(value: Any, like: Any) -> Any:
+    """``value`` (a host buffer or scalar) on the device of ``like``: a GPU, a committed CPU
+    device, or (for an uncommitted host ``like``) unchanged. Used for values the framework makes
+    for a computation, such as the cotangent seed of ``grad``, so they do not follow the default
+    device away from the computation's."""
+    if type(like) is _OnDevice:
+        return commit(value, like.fg_device)
+    cp = sys.modules.get("cupy")
+    if cp is not None and isinstance(like, cp.ndarray):
+        return to_gpu(value, like.device.id)
+    return value
+
+
 def gpu_context(device_id: int) -> Any:
     """``cupy.cuda.Device(device_id)``: operations inside run on that GPU."""
     return sys.modules["cupy"].cuda.Device(device_id)
@@ -346,8 +359,16 @@ def recommit(who: str, values: list, out: Any, multiple: bool) -> Any:
     its result with plain NumPy (``as_strided``, ``np.ndarray(...)``) and lose the commitment."""
     device = committed_device(who, values)
     if multiple:
-        return [commit(o, device) if type(o) is np.ndarray else o for o in out]
-    return commit(out, device) if type(out) is np.ndarray else out
+        return [_recommit_one(o, device) for o in out]
+    return _recommit_one(out, device)
+
+
+def _recommit_one(out: Any, device: Device) -> Any:
+    # NumPy scalars (0-d results) too, as 0-d buffers: a scalar cannot record a device, and an
+    # uncommitted value would run on the default device (a GPU) in the next operation.
+    if type(out) is np.ndarray or isinstance(out, np.generic):
+        return commit(out, device)
+    return out
 
 
 def commit(value, device: Device):

@@ -621,7 +621,11 @@ def value_and_grad(
             value = out if out_tracer is None else out.primal
         tape = trace.tape
         trace.tape = None
-        cts = backward_pass(tape, [out_tracer], [_one(value.dtype)], tracers, trace.level)
+        seed = _one(value.dtype)
+        v = value._value if type(value) is Array else None
+        if v is not None and type(v) is not np.ndarray and not isinstance(v, np.generic):
+            seed = Array(backend.like_device(seed._value, v))  # on a GPU or a CPU device
+        cts = backward_pass(tape, [out_tracer], [seed], tracers, trace.level)
         grads = tree_unflatten(
             tree, [zeros_like(x) if c is None else c for c, x in zip(cts, leaves)]
         )
