@@ -74,10 +74,28 @@ class Array(ArrayBase):
         """
         return backend.device_of(self._value)
 
+    def devices(self) -> list[backend.Device]:
+        """The devices holding the array, in order: one for most arrays; for a ``pmap``
+        output on GPUs, which stays sharded (one buffer per GPU along its mapped axis), each
+        shard's GPU.
+
+        Example:
+          >>> fnp.ones(3).devices()
+          [cpu:0]
+          >>> fg.pmap(lambda x: x + 1)(np.ones((2, 3))).devices()   # on 2 GPUs
+          [gpu:0, gpu:1]
+        """
+        v = self._value
+        if type(v) is backend.Sharded:
+            return list(v.devices)
+        return [backend.device_of(v)]
+
     def __array__(self, dtype=None, copy=None):
         v = self._value
         if not isinstance(v, np.ndarray):
-            if backend.xp_of(v) is not np:
+            if type(v) is backend.Sharded:
+                v = v.host()  # gathered from the GPUs once
+            elif backend.xp_of(v) is not np:
                 v = v.get()
             else:
                 v = np.asarray(v)
@@ -95,9 +113,18 @@ class Array(ArrayBase):
         return view
 
     def block_until_ready(self) -> Array:
-        """Waits until the array's value is computed (a no-op on the CPU); returns ``self``."""
-        if backend.xp_of(self._value) is not np:
-            self._value.device.synchronize()
+        """Waits until the array's value is computed (a no-op on the CPU; on GPUs, every
+        device holding a shard); returns ``self``.
+
+        Example:
+          >>> (fnp.ones(3) * 2).block_until_ready()
+          Array([2., 2., 2.], dtype=float32)
+        """
+        v = self._value
+        if type(v) is backend.Sharded:
+            v.synchronize()
+        elif backend.xp_of(v) is not np:
+            v.device.synchronize()
         return self
 
     def __setitem__(self, idx, value):
@@ -114,24 +141,28 @@ class Array(ArrayBase):
     def __str__(self) -> str:
         return str(np.asarray(self))
 
+    def _scalar_source(self) -> Any:
+        v = self._value
+        return v.host() if type(v) is backend.Sharded else v
+
     def __bool__(self) -> bool:
-        return bool(self._value)
+        return bool(self._scalar_source())
 
     def __int__(self) -> int:
-        return int(self._value)
+        return int(self._scalar_source())
 
     def __float__(self) -> float:
-        return float(self._value)
+        return float(self._scalar_source())
 
     def __complex__(self) -> complex:
-        return complex(self._value)
+        return complex(self._scalar_source())
 
     def __index__(self) -> int:
         if self._value.dtype.kind not in "iub":
             raise TypeError(
                 f"only integer arrays can be used as an index, got dtype {self._value.dtype}"
             )
-        return int(self._value)
+        return int(self._scalar_source())
 
     def __iter__(self):
         if not self.shape:
@@ -180,7 +211,8 @@ def device_put(x: Any, device: backend.Device | None = None) -> Any:
     the host's memory, so this is a view, not a copy; a GPU (``fg.devices("gpu")[i]``) gets a
     copy made under ``cupy.cuda.Device(i)``. Without a device, Arrays stay where they are and
     NumPy values and Python scalars become Arrays on the default device. Values being traced by
-    a transform are returned unchanged.
+    a transform are returned unchanged. An array sharded over GPUs (a ``pmap`` output) is
+    gathered whole onto ``device``; without a device it stays sharded.
 
     Example:
       >>> with fg.config(num_cpu_devices=2):
@@ -208,6 +240,12 @@ def device_put(x: Any, device: backend.Device | None = None) -> Any:
             return leaf  # a tracer
         if type(leaf) is Array:
             value = leaf._value
+            if type(value) is backend.Sharded and device is not None:  # a pmap output
+                if device.platform == "cpu":
+                    return Array(backend.commit(value.host(), device))
+                if device == value.devices[0]:
+                    return Array(value.gather())
+                return Array(value.stack_on(device.id))
             if device is not None and device.platform == "gpu":
                 return Array(backend.to_gpu(value, device.id))
             if device is not None and backend.xp_of(value) is not np:
@@ -243,7 +281,7 @@ def device_put(x: Any, device: backend.Device | None = None) -> Any:
 
 def device_get(x: Any) -> Any:
     """``x`` (a pytree of arrays) with every Array as a NumPy array on the host (GPU arrays are
-    copied back with CuPy's ``.get()``).
+    copied back with CuPy's ``.get()``; a ``pmap`` output sharded over GPUs is gathered).
 
     Example:
       >>> fg.device_get({"w": fnp.ones(2)})

@@ -77,9 +77,12 @@ def xp_of(value) -> object:
 
 
 def device_of(value) -> Device:
-    """The device ``value`` (a NumPy/CuPy buffer) lives on or is committed to."""
+    """The device ``value`` (a NumPy/CuPy buffer) lives on or is committed to (a ``Sharded``
+    value: its first shard's)."""
     if type(value) is _OnDevice:
         return value.fg_device
+    if type(value) is Sharded:
+        return value.devices[0]
     cp = sys.modules.get("cupy")
     if cp is not None and isinstance(value, cp.ndarray):
         return Device("gpu", value.device.id)
@@ -246,6 +249,110 @@ def shard_stream(device_id: int) -> Any:
     return stream
 
 
+# ---------------------------------------------------------------------------------------------
+# Sharded values: pmap's outputs on GPUs
+
+# A pmap over GPUs leaves each mapped output as one CuPy buffer per device (JAX's sharded
+# arrays): an Array whose ``_value`` is a ``Sharded``. A pmap over the same devices that maps
+# the same axis takes the shards as they are; anything else reads the value through ``gather``
+# (stacked on the first shard's GPU, once) or ``Sharded.host`` (stacked on the host, once).
+
+
+class Sharded:
+    """A value split over GPUs along ``axis``: ``shards[k]`` (a CuPy array on GPU
+    ``devices[k].id``) is the value's index ``k`` along ``axis``, so ``shape`` is the shards'
+    shape with ``len(shards)`` inserted at ``axis``.
+
+    Example:
+      >>> s = Sharded([a0, a1], axis=0)   # a0 on GPU 0, a1 on GPU 1, each of shape (3,)
+      >>> s.shape, s.devices
+      ((2, 3), (gpu:0, gpu:1))
+    """
+
+    __slots__ = ("shards", "axis", "shape", "dtype", "devices", "_gathered", "_host")
+
+    def __init__(self, shards: list, axis: int):
+        first = shards[0]
+        self.shards = tuple(shards)
+        self.axis = axis
+        inner = tuple(first.shape)
+        self.shape = inner[:axis] + (len(shards),) + inner[axis:]
+        self.dtype = first.dtype
+        self.devices = tuple(Device("gpu", s.device.id) for s in shards)
+        self._gathered = None  # the value stacked on the first GPU, made on first use
+        self._host = None  # the value stacked on the host, made on first use
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    def gather(self) -> Any:
+        """The whole value as one CuPy array on the first shard's GPU (made once, then
+        reused: the shards are immutable)."""
+        g = self._gathered
+        if g is None:
+            g = self._gathered = self.stack_on(self.devices[0].id)
+        return g
+
+    def stack_on(self, device_id: int) -> Any:
+        """The whole value as one CuPy array on GPU ``device_id`` (a new buffer)."""
+        cp = sys.modules["cupy"]
+        with cp.cuda.Device(device_id):
+            parts = [to_gpu(s, device_id) for s in self.shards]
+            return cp.stack(parts, axis=self.axis)
+
+    def host(self) -> np.ndarray:
+        """The whole value as a NumPy array on the host (made once; read-only)."""
+        h = self._host
+        if h is None:
+            if self._gathered is not None:
+                h = self._gathered.get()
+            else:
+                h = np.stack([s.get() for s in self.shards], axis=self.axis)
+            h.flags.writeable = False
+            self._host = h
+        return h
+
+    def synchronize(self) -> None:
+        """Waits for every shard's device."""
+        for s in self.shards:
+            s.device.synchronize()
+
+    def __array__(self, dtype=None, copy=None):
+        # Reading a Sharded as an array is a funcgrad bug: it must go through gather or host.
+        raise TypeError(
+            f"internal: a sharded value {self!r} was read as an array without gathering it; "
+            "use backend.gather(value) (on the first GPU) or value.host()"
+        )
+
+    __array_ufunc__ = None  # NumPy's ufuncs raise TypeError instead of making object arrays
+
+    def __repr__(self) -> str:
+        return (
+            f"Sharded({self.dtype}{list(self.shape)}, axis={self.axis}, "
+            f"devices={list(self.devices)})"
+        )
+
+
+def gather(value: Any) -> Any:
+    """``value`` (a buffer, scalar or ``Sharded``) as one buffer: a ``Sharded`` stacked on its
+    first GPU (made once, then reused); anything else as it is. Every reader of an Array's
+    ``_value`` that is not pmap goes through this (or ``Sharded.host``).
+
+    Example:
+      >>> gather(sharded).device.id   # shards on GPUs 0 and 1: stacked on GPU 0
+      0
+    """
+    return value.gather() if type(value) is Sharded else value
+
+
 def _mixed_error(who: str, a: Device, b: Device) -> ValueError:
     return ValueError(
         f"{who}: operands are committed to different devices, {a} and {b}; an operation runs "
@@ -258,14 +365,20 @@ def place(who: str, values: list) -> tuple[Any, list, int | str | None]:
     """For an operation ``who`` on ``values`` (buffers and scalars): ``(xp, values, gpu)``, where
     ``gpu`` is the id of the GPU that holds CuPy operands (None: run on the host; ``"commit"``:
     on the host, with results committed to the CPU device of the committed operands) and
-    ``values`` have their host buffers copied there. Host operands alone run on the default
+    ``values`` have their host buffers copied there (and sharded values, pmap's outputs, are
+    gathered onto their first GPU first: ``gather``). Host operands alone run on the default
     device (the first GPU where that is the default, unless one is committed to a CPU device).
     Operands on two GPUs, or on a GPU and a committed CPU device, are an error naming both."""
     cp = sys.modules.get("cupy")
     if cp is None:
         return np, values, None
     gpu = None
-    for v in values:
+    copied = False
+    for i, v in enumerate(values):
+        if type(v) is Sharded:  # pmap's output: stacked on its first GPU (once)
+            if not copied:
+                values, copied = list(values), True  # the caller's list stays as it was
+            v = values[i] = v.gather()
         if isinstance(v, cp.ndarray):
             d = v.device.id
             if gpu is None:

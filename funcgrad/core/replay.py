@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from funcgrad.core import backend
 from funcgrad.core.array import Array
 from funcgrad.core.ir import Program, Var
 from funcgrad.core.passes import optimize
@@ -85,7 +86,7 @@ class Executable:
         on_gpu = _current_gpu(xp) is not None
 
         def on_device(c: Any) -> Any:
-            c = c._value if isinstance(c, Array) else c
+            c = backend.gather(c._value) if isinstance(c, Array) else c  # a Sharded: stacked
             if on_gpu and isinstance(c, (np.ndarray, xp.ndarray)):
                 c = _to_current_device(xp, c)
             return c

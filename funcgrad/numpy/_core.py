@@ -271,6 +271,8 @@ def empty(shape, dtype=None) -> Array:
 def _like(a, v: np.ndarray) -> Array:
     """``v`` on ``a``'s GPU when ``a`` is a GPU Array, else on the default device."""
     value = a._value if type(a) is Array else a
+    if type(value) is backend.Sharded:  # a pmap output sharded over GPUs: on the first one
+        return Array(backend.to_gpu(v, value.devices[0].id))
     if backend.xp_of(value) is not np:
         return Array(backend.to_gpu(v, value.device.id))
     return _placed(v)
@@ -357,7 +359,7 @@ def _concrete(v, who):
     if isinstance(v, Tracer):
         v = v.concrete_value()
     if isinstance(v, Array):
-        v = v._value
+        v = backend.gather(v._value)
     return v.item() if isinstance(v, (np.ndarray, np.generic)) else v
 
 

@@ -536,7 +536,12 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False):
                     f"({o.dtype}); pass a real cotangent (its real part)"
                 )
             if o.dtype.kind == "c" and c.dtype.kind != "c" and type(c) is Array:
-                ct_flat[i] = Array(np.asarray(c._value, o.dtype))  # a real cotangent: x + 0j
+                v = backend.gather(c._value)  # a pmap output sharded over GPUs: stacked
+                if backend.xp_of(v) is np:
+                    ct_flat[i] = Array(np.asarray(v, o.dtype))  # a real cotangent: x + 0j
+                else:
+                    with backend.gpu_context(v.device.id):
+                        ct_flat[i] = Array(v.astype(o.dtype))
         cts = backward_pass(tape, out_tracers, ct_flat, in_tracers, level)
         cts = [zeros_like(p) if c is None else c for c, p in zip(cts, p_flat)]
         return tree_unflatten(p_tree, cts)

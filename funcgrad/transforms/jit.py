@@ -33,7 +33,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from funcgrad.core.array import Array
-from funcgrad.core.backend import _OnDevice, committed_device, default_backend, device_of
+from funcgrad.core.backend import (
+    Sharded,
+    _OnDevice,
+    committed_device,
+    default_backend,
+    device_of,
+    gather,
+)
 from funcgrad.core.backend import state as _backend_state
 from funcgrad.core.dtypes import dtype_of
 from funcgrad.core.ir import (
@@ -357,10 +364,14 @@ class JittedFunction:
         committed = []
         has_tracer = False
         cp = sys.modules.get("cupy") if _backend_state.gpu else None
-        for x in leaves:
+        for i, x in enumerate(leaves):
             t = type(x)
             if t is Array:
                 v = x._value
+                if cp is not None and type(v) is Sharded:  # a pmap output: on its first GPU
+                    v = gather(v)
+                    leaves[i] = x = _new_array(Array)
+                    x._value = v
                 if type(v) is _OnDevice:  # committed by fg.device_put: the device is in the key
                     committed.append(v)
                     sig.append((v.shape, v.dtype, v.fg_device))

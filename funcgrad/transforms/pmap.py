@@ -165,17 +165,20 @@ def _executor(workers: int) -> concurrent.futures.ThreadPoolExecutor:
 
 def _plain(v: Any) -> Any:
     if type(v) is Array:
-        v = v._value
+        v = backend.gather(v._value)
     return v.view(np.ndarray) if type(v) is backend._OnDevice else v
 
 
-def run_spmd(program: Program, args, in_axes, out_axes, axis_name, size, devices=None) -> list:
+def run_spmd(
+    program: Program, args, in_axes, out_axes, axis_name, size, devices=None, sharded=False
+) -> list:
     """Runs ``program`` once per shard, shard k in its own thread; returns the stacked outputs
-    (NumPy values; CuPy values on the first GPU when ``devices`` are GPUs). ``args`` are the
+    (NumPy values; when ``devices`` are GPUs, CuPy values on the first GPU, or with ``sharded``
+    the mapped outputs as ``backend.Sharded`` values, one buffer per GPU). ``args`` are the
     full operands (after the token), ``in_axes`` their mapped axes (None: the same value for
     every shard)."""
     if devices and devices[0].platform == "gpu":
-        return _run_spmd_gpu(program, args, in_axes, out_axes, axis_name, devices)
+        return _run_spmd_gpu(program, args, in_axes, out_axes, axis_name, devices, sharded)
     exe = compile_program(program)
     values = [_plain(a) for a in args]
     # Across processes (fg.distributed), this process runs the shards offset .. offset + size - 1
@@ -221,10 +224,15 @@ def run_spmd(program: Program, args, in_axes, out_axes, axis_name, size, devices
     return outs
 
 
-def _run_spmd_gpu(program: Program, args, in_axes, out_axes, axis_name, devices) -> list:
+def _run_spmd_gpu(
+    program: Program, args, in_axes, out_axes, axis_name, devices, sharded=False
+) -> list:
     """``run_spmd`` on GPUs: shard k runs with CuPy under ``cupy.cuda.Device(k)`` on its own
     stream, on its slice of the operands copied to its GPU; collectives go through NCCL where
-    CuPy has it, else through the host. The outputs are stacked on the first device."""
+    CuPy has it, else through the host. An operand sharded over these devices along its mapped
+    axis (a pmap output fed back) gives each shard its own buffer: no gather, no copy. The
+    mapped outputs stay on their devices as ``backend.Sharded`` values with ``sharded`` (else
+    they are stacked on the first device); unmapped ones are the first device's."""
     if distributed.process_count() > 1:
         raise NotImplementedError(
             "pmap over GPUs in a multi-process run (fg.distributed) is not supported yet; run "
@@ -233,7 +241,12 @@ def _run_spmd_gpu(program: Program, args, in_axes, out_axes, axis_name, devices)
     cp = backend.cupy_module()
     ids = [d.id for d in devices]
     size = len(ids)
-    values = [a._value if type(a) is Array else a for a in args]
+    values = []
+    for a, ax in zip(args, in_axes):
+        v = a._value if type(a) is Array else a
+        if type(v) is backend.Sharded and not (ax == v.axis and v.devices == tuple(devices)):
+            v = v.gather()  # sharded differently: stacked on its first GPU, then sliced
+        values.append(v)
     comm = make_gpu_communicator(ids) if axis_name is not None else None
 
     def shard_args(k: int) -> list:
@@ -242,6 +255,9 @@ def _run_spmd_gpu(program: Program, args, in_axes, out_axes, axis_name, devices)
         for v, ax in zip(values, in_axes):
             if type(v) in _PY_SCALARS:
                 shard.append(v)  # weakly typed: stays a Python scalar
+                continue
+            if type(v) is backend.Sharded:
+                shard.append(v.shards[k])  # already this shard's slice, on this GPU
                 continue
             if ax is not None:
                 v = v[(slice(None),) * ax + (k,)]  # a view, on the device v is on
@@ -281,8 +297,13 @@ def _run_spmd_gpu(program: Program, args, in_axes, out_axes, axis_name, devices)
     outs = []
     with cp.cuda.Device(ids[0]):
         for j, ax in enumerate(out_axes):
-            parts = [backend.to_gpu(r[j], ids[0]) for r in results]
-            outs.append(parts[0] if ax is None else cp.stack(parts, axis=ax))
+            if ax is None:
+                outs.append(results[0][j])  # shard 0's, on the first device
+            elif sharded and size > 1:
+                outs.append(backend.Sharded([r[j] for r in results], ax))
+            else:
+                parts = [backend.to_gpu(r[j], ids[0]) for r in results]
+                outs.append(cp.stack(parts, axis=ax))
     return outs
 
 
@@ -674,7 +695,14 @@ class PmappedFunction:
             )
         else:
             raw = run_spmd(
-                entry.program, leaves, norm_axes, entry.out_axes, self.axis_name, size, devices
+                entry.program,
+                leaves,
+                norm_axes,
+                entry.out_axes,
+                self.axis_name,
+                size,
+                devices,
+                sharded=True,
             )
             outs = [Array(o) for o in raw]
         return tree_unflatten(entry.out_tree, outs)

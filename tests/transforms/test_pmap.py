@@ -261,3 +261,103 @@ def test_pmap_collectives_on_fake_gpus_through_each_communicator(with_nccl):
 def _fail_on_shard_1(i):
     if int(i) == 1:
         raise RuntimeError("shard 1 failed")
+
+
+# ---------------------------------------------------------------------------------------------
+# Sharded outputs on GPUs (fake GPUs: tests/fake_cupy.py)
+
+
+@pytest.fixture
+def two_fake_gpus():
+    from tests import fake_cupy
+    from tests.backends import platform
+
+    # Collectives through the fake NCCL: the host-staged ones copy to the host (.get()).
+    with fake_cupy.installed(n_devices=2, with_nccl=True), platform("gpu"):
+        yield fg.devices("gpu")
+
+
+class _Moves:
+    """Counts the fake CuPy's stacks, concatenations, copies (across devices too) and copies
+    to the host inside the block."""
+
+    def __init__(self, monkeypatch):
+        from tests import fake_cupy
+
+        self.counts = {"stack": 0, "concatenate": 0, "copy": 0, "get": 0}
+        module, nd = fake_cupy.module, fake_cupy.ndarray
+        for name in ("stack", "concatenate"):
+            monkeypatch.setattr(module, name, self._counting(name, getattr(module, name)))
+        for name in ("copy", "get"):
+            monkeypatch.setattr(nd, name, self._counting(name, getattr(nd, name)))
+
+    def _counting(self, name, fn):
+        def counted(*args, **kwargs):
+            self.counts[name] += 1
+            return fn(*args, **kwargs)
+
+        return counted
+
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def _sharded_value(a):
+    from funcgrad.core import backend
+
+    v = a._value
+    assert type(v) is backend.Sharded, type(v)
+    return v
+
+
+def test_gpu_pmap_outputs_stay_sharded_until_read(two_fake_gpus, monkeypatch):
+    devices = two_fake_gpus
+    x = np.random.default_rng(5).standard_normal((2, 3, 4)).astype(np.float32)
+    f = lambda v: (fnp.sin(v) * 2, lax.psum(v, "i"))  # noqa: E731
+    out, total = fg.pmap(f, "i", out_axes=(0, None))(x)
+    moves = _Moves(monkeypatch)  # (the host-staged psum copies to the host: counted after it)
+    s = _sharded_value(out)
+    assert [sh.device.id for sh in s.shards] == [0, 1]
+    assert out.devices() == list(devices) and out.device == devices[0]
+    assert (out.shape, out.dtype, out.ndim, out.size) == ((2, 3, 4), np.float32, 3, 24)
+    assert moves.counts["stack"] == 0 and moves.counts["get"] == 0  # nothing gathered yet
+    assert total.devices() == [devices[0]]  # an unmapped output: device 0's, not sharded
+    expected = fg.vmap(lambda v: fnp.sin(v) * 2)(x)
+    np.testing.assert_allclose(np.asarray(out), np.asarray(expected), rtol=1e-6)
+    assert "Array(" in repr(out) and str(out)
+    np.testing.assert_allclose(np.asarray(total), x.sum(0), rtol=1e-6)
+    moved = fg.pmap(lambda v: v * 3, out_axes=1)(x)  # the device axis elsewhere
+    assert _sharded_value(moved).axis == 1 and moved.shape == (3, 2, 4)
+    np.testing.assert_allclose(np.asarray(moved), np.moveaxis(x * 3, 0, 1), rtol=1e-6)
+    with pytest.raises(TypeError, match="without gathering"):
+        np.asarray(s)  # a Sharded read as an array is a loud internal error, never a silent one
+
+
+def test_sharded_output_fed_back_into_pmap_is_not_gathered(two_fake_gpus, monkeypatch):
+    devices = two_fake_gpus
+    x = np.arange(12.0, dtype=np.float32).reshape(2, 6)
+    step = fg.pmap(lambda v: v - lax.pmean(v, "i") * 0.5, "i")
+    y = step(x)
+    moves = _Moves(monkeypatch)
+    z = step(step(y))
+    assert moves.counts == {"stack": 0, "concatenate": 0, "copy": 0, "get": 0}, moves.counts
+    assert z.devices() == list(devices)
+    ref = x
+    for _ in range(3):
+        ref = ref - ref.mean(0) * 0.5
+    np.testing.assert_allclose(np.asarray(z), ref, rtol=1e-6)
+    # Mapped along another axis, or given whole to every device: gathered first, still right.
+    x3 = np.arange(12.0, dtype=np.float32).reshape(2, 2, 3)
+    y1 = fg.pmap(lambda v: v + 1, out_axes=1)(x3)  # sharded along axis 1
+    moves = _Moves(monkeypatch)
+    same = fg.pmap(lambda v: v * 2, in_axes=1)(y1)  # the sharded axis: no gather
+    assert moves.counts["stack"] == 0 and moves.counts["copy"] == 0
+    other = fg.pmap(lambda v: v * 2, in_axes=0)(y1)  # another axis: gathered, then sliced
+    assert moves.counts["stack"] == 1
+    np.testing.assert_allclose(np.asarray(same), (x3 + 1) * 2, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(other), np.moveaxis(x3 + 1, 0, 1) * 2, rtol=1e-6)
+    both = fg.pmap(lambda a, b: a + b.sum(), in_axes=(0, None))(x, y)  # y to every device
+    np.testing.assert_allclose(np.asarray(both), x + np.asarray(y).sum(), rtol=1e-5)
+    one = fg.pmap(lambda v: v + 1, devices=devices[1:])(x[:1])  # one device: a plain array
+    assert one.devices() == [devices[1]]
+    np.testing.assert_allclose(np.asarray(one), x[:1] + 1)
