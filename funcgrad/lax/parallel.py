@@ -184,15 +184,16 @@ class NcclCommunicator:
     def exchange(self, index: int, value: Any) -> list:
         import cupy as cp
 
-        x = cp.ascontiguousarray(value)
+        shape = tuple(getattr(value, "shape", ()))
+        x = cp.ascontiguousarray(value)  # NumPy's (and so the fake's) makes a 0-d value 1-d
         n = x.nbytes
         if n == 0:
-            return [x] * self.size
+            return [x.reshape(shape)] * self.size
         # Bytes, whatever the dtype (bool and complex included): NCCL only moves them.
         out = cp.empty((self.size, n), dtype=cp.uint8)
         stream = cp.cuda.get_current_stream()
         self._comms[index].allGather(x.data.ptr, out.data.ptr, n, self._nccl.NCCL_UINT8, stream.ptr)
-        return [out[k].view(x.dtype).reshape(x.shape) for k in range(self.size)]
+        return [out[k].view(x.dtype).reshape(shape) for k in range(self.size)]
 
     def wait(self) -> None:
         self._barrier.wait()
