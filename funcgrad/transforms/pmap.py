@@ -17,7 +17,13 @@ On the CPU the devices are ``fg.config.num_cpu_devices`` virtual devices sharing
 memory; shards are views of the inputs, and the outputs are stacked into host Arrays. On GPUs
 (CuPy) shard k runs under ``cupy.cuda.Device(k)`` on its own stream with its slice of the inputs
 copied to its GPU; collectives use NCCL when CuPy has it (else they are staged through the
-host), and the outputs are stacked on the first GPU.
+host). The mapped outputs stay sharded, as JAX's do: an Array whose value is a
+``backend.Sharded`` (one buffer per GPU) until something reads it. A pmap over the same GPUs
+that maps the sharded axis hands each shard its own buffer (the data-parallel training loop
+moves nothing between steps); any other operation gathers the value onto the first GPU once
+(``backend.gather``), and ``np.asarray`` / ``fg.device_get`` stack it on the host. Under a
+transform (``grad``/``jit``/``vmap`` of a pmap: ``pmap_p``) the outputs are stacked on the first
+GPU.
 
 A call with tracers among its arguments (``grad`` of a pmapped function, ``jit(pmap(f))``,
 ``vmap(pmap(f))``) binds ``pmap_p``, a higher-order primitive carrying the shard program, with
@@ -822,14 +828,22 @@ def pmap(
 
     Returns:
       A ``PmappedFunction``. On the CPU its outputs are host Arrays with the shards stacked
-      along ``out_axes``; on GPUs (each shard under its ``cupy.cuda.Device`` and stream) they
-      are stacked on the first GPU (JAX keeps them sharded over the devices). Usable as a
-      decorator, with or without arguments.
+      along ``out_axes``. On GPUs (each shard under its ``cupy.cuda.Device`` and stream) the
+      mapped outputs stay sharded, as in JAX: one buffer per GPU (``x.devices()`` lists them,
+      ``x.device`` is the first), with the full ``shape``. Passed to a pmap over the same
+      devices with ``in_axes`` equal to that axis, each device uses its own shard (no copy);
+      any other use (an operation, ``jit``, ``grad``, indexing, ``fg.device_put(x, device)``)
+      gathers it onto the first GPU, and ``np.asarray``/``fg.device_get`` onto the host.
+      Unmapped outputs (``out_axes=None``) are the first device's. Usable as a decorator,
+      with or without arguments.
 
     Example:
       >>> fg.config.update("num_cpu_devices", 2)
       >>> fg.pmap(lambda x: x / lax.psum(x, "i"), axis_name="i")(fnp.array([1.0, 3.0]))
       Array([0.25, 0.75], dtype=float32)
+      >>> step = fg.pmap(lambda w: w - lax.pmean(w, "i"), axis_name="i")   # on 2 GPUs:
+      >>> w = step(np.ones((2, 3)))           # w.devices() == [gpu:0, gpu:1]
+      >>> w = step(w)                         # each GPU reads its own shard: nothing moves
     """
     if fun is None:
         return functools.partial(

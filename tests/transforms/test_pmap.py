@@ -1,6 +1,8 @@
 """pmap on virtual CPU devices: equals vmap (op-table rows, every collective), transforms of
 pmap and inside it, errors."""
 
+import pickle
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -244,6 +246,8 @@ def test_pmap_collectives_on_fake_gpus_through_each_communicator(with_nccl):
         x = np.random.default_rng(4).standard_normal((2, 3, 2)).astype(np.float32)
         for f in COLLECTIVES.values():
             _close(fg.pmap(f, "i", devices=devices)(x), fg.vmap(f, axis_name="i")(x))
+        scalar = fg.pmap(lambda v: lax.pmean(v.sum(), "i"), "i", devices=devices)(x)
+        assert scalar.shape == (2,)  # a 0-d value through NCCL's bytes stays 0-d
         flags = np.array([[True, False], [False, False]])  # bool and int payloads too
         any_ = fg.pmap(lambda b: lax.psum(b.astype(np.int32), "i") > 0, "i", devices=devices)
         np.testing.assert_array_equal(np.asarray(any_(flags)), [[True, False]] * 2)
@@ -361,3 +365,97 @@ def test_sharded_output_fed_back_into_pmap_is_not_gathered(two_fake_gpus, monkey
     one = fg.pmap(lambda v: v + 1, devices=devices[1:])(x[:1])  # one device: a plain array
     assert one.devices() == [devices[1]]
     np.testing.assert_allclose(np.asarray(one), x[:1] + 1)
+
+
+def test_other_operations_on_a_sharded_array_see_the_stacked_value(two_fake_gpus, monkeypatch):
+    """Eager ops, indexing, jit (as an argument and as a constant), vmap and grad gather it onto
+    the first GPU (once) and give what the stacked value gives."""
+    devices = two_fake_gpus
+    x = np.random.default_rng(6).standard_normal((2, 3)).astype(np.float32)
+    s = fg.pmap(lambda v: v * 2)(x)
+    d = fg.device_put(fnp.asarray(x * 2), devices[0])  # the same value, stacked on GPU 0
+    _sharded_value(s)
+    ways = {
+        "eager": lambda a: fnp.tanh(a) + a.sum(0),
+        "index": lambda a: a[1, ::2] * a[:, 0].max(),
+        "at_set": lambda a: a.at[0, 1].set(7.0),
+        "jit": fg.jit(lambda a: a @ a.T),
+        "vmap": fg.vmap(lambda r: fnp.dot(r, r)),
+        "grad": fg.grad(lambda a: fnp.sum(fnp.sin(a) ** 2)),
+        "jit_const": lambda a: fg.jit(lambda y: y * a)(fnp.ones(3)),
+    }
+    for name, f in ways.items():
+        got, want = f(s), f(d)
+        assert got.devices() == [devices[0]], name
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6, err_msg=name)
+    moves = _Moves(monkeypatch)
+    s + 1, s * 2  # noqa: B018 - gathered once, then the stacked buffer is reused
+    assert moves.counts["stack"] == 0
+    assert float(s[1, 2]) == pytest.approx(float(x[1, 2] * 2))
+    on_gpu1 = fg.device_put(fnp.ones(3), devices[1])
+    with pytest.raises(ValueError, match=r"add.*gpu:0 and gpu:1.*device_put"):
+        s + on_gpu1  # noqa: B018 - gathered on gpu:0, the other operand is on gpu:1
+
+
+def test_data_parallel_training_loop_keeps_params_sharded(two_fake_gpus, monkeypatch):
+    """pmap of grad with pmean, params replicated over the devices (in_axes/out_axes 0): the
+    same params as on virtual CPU devices, and after the first step nothing is gathered."""
+    rng = np.random.default_rng(7)
+    xs = rng.standard_normal((2, 4, 3)).astype(np.float32)  # (devices, batch, features)
+    ys = rng.standard_normal((2, 4)).astype(np.float32)
+
+    def loss(params, x, y):
+        return fnp.mean((fnp.tanh(x @ params["w"]) + params["b"] - y) ** 2)
+
+    def train_step(params, x, y):
+        grads = lax.pmean(fg.grad(loss)(params, x, y), "batch")
+        return fg.tree_util.tree_map(lambda p, g: p - 0.1 * g, params, grads)
+
+    init = {"w": rng.standard_normal(3).astype(np.float32), "b": np.float32(0.5)}
+    replicated = fg.tree_util.tree_map(lambda p: np.stack([p, p]), init)
+
+    def run(devices):
+        step = fg.pmap(train_step, "batch", devices=devices)
+        params = replicated
+        for _ in range(4):
+            params = step(params, xs, ys)
+        return params
+
+    with fg.config(num_cpu_devices=2):
+        expected = run(fg.devices("cpu"))
+    devices = two_fake_gpus
+    step = fg.pmap(train_step, "batch", devices=devices)
+    params = step(replicated, xs, ys)
+    x_gpu = fg.pmap(lambda v: v, devices=devices)(xs)  # the batches sharded too
+    y_gpu = fg.pmap(lambda v: v, devices=devices)(ys)
+    moves = _Moves(monkeypatch)
+    for _ in range(3):
+        params = step(params, x_gpu, y_gpu)
+    assert moves.counts == {"stack": 0, "concatenate": 0, "copy": 0, "get": 0}, moves.counts
+    for leaf in fg.tree_util.tree_leaves(params):
+        assert leaf.devices() == list(devices)
+    _close(params, expected)
+    got = fg.device_get(params)
+    np.testing.assert_array_equal(got["w"][0], got["w"][1])  # still replicated
+    assert isinstance(got["b"], np.ndarray) and got["b"].shape == (2,)
+
+
+def test_device_get_put_save_and_block_on_sharded_arrays(two_fake_gpus, tmp_path):
+    devices = two_fake_gpus
+    x = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    s = fg.pmap(lambda v: v + 1)(x)
+    assert s.block_until_ready() is s
+    np.testing.assert_array_equal(fg.device_get({"s": s})["s"], x + 1)
+    for device in devices:
+        put = fg.device_put(s, device)
+        assert put.devices() == [device]
+        np.testing.assert_array_equal(np.asarray(put), x + 1)
+    with fg.config(num_cpu_devices=2):
+        on_cpu = fg.device_put(s, fg.devices("cpu")[1])
+        assert on_cpu.device == fg.devices("cpu")[1]
+        np.testing.assert_array_equal(np.asarray(on_cpu), x + 1)
+    assert fg.device_put(s) is s  # no device: stays where it is, sharded
+    path = tmp_path / "params.fg"
+    fg.save(path, {"s": s})
+    np.testing.assert_array_equal(np.asarray(fg.load(path)["s"]), x + 1)
+    np.testing.assert_array_equal(np.asarray(pickle.loads(pickle.dumps(s))), x + 1)
