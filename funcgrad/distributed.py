@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,14 @@ class _State:
 
 
 _state = _State()
+
+
+def _flush_before_abort() -> None:
+    # The traceback must reach the user: mpiexec relays each rank's output asynchronously and
+    # stops relaying once a rank aborts, so give it a moment to forward what was just written.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    time.sleep(0.25)
 
 
 def initialize(comm: Any = None) -> None:
@@ -131,7 +140,7 @@ def _install_abort_hook() -> None:
 
     def abort_on_exception(tp, value, tb):
         previous(tp, value, tb)
-        sys.stderr.flush()
+        _flush_before_abort()
         comm.Abort(1)  # the other ranks exit instead of hanging in a collective
 
     sys.excepthook = abort_on_exception
@@ -139,7 +148,7 @@ def _install_abort_hook() -> None:
 
     def abort_on_thread_exception(args):
         previous_thread_hook(args)
-        sys.stderr.flush()
+        _flush_before_abort()
         comm.Abort(1)
 
     threading.excepthook = abort_on_thread_exception
