@@ -260,6 +260,12 @@ def _describe_leaf(x: Any) -> str:
     return f"{np.dtype(x.dtype).name}{list(x.shape)}{where}"
 
 
+def _may_default_to_gpu() -> bool:
+    # Cheap test before default_backend() (which reads the environment): the default platform
+    # can be the GPU only once CuPy may be in use, or before the default was first determined.
+    return _backend_state.gpu or _backend_state.default is None
+
+
 class JittedFunction:
     """A function compiled by ``fg.jit``: call it like the function; see ``fg.jit``."""
 
@@ -404,7 +410,7 @@ class JittedFunction:
             self._hits += 1
         if has_tracer or entry.lifted:
             outs = jit_p.bind(*entry.lifted, *leaves, program=entry.program, name=self._name)
-        elif device is None and default_backend() == "gpu":
+        elif device is None and _may_default_to_gpu() and default_backend() == "gpu":
             outs = self._run_gpu(entry, leaves, 0)  # host data goes to the default device
         elif device is not None and device.platform == "gpu":
             outs = self._run_gpu(entry, leaves, device.id)
