@@ -199,6 +199,11 @@ def is_array(x: Any) -> bool:
     return isinstance(x, ArrayBase)
 
 
+def raw_value(x: Any) -> Any:
+    """The NumPy/CuPy buffer of an Array; anything else (a raw value, a tracer) unchanged."""
+    return x._value if type(x) is Array else x
+
+
 # ---------------------------------------------------------------------------------------------
 # device_put / device_get
 

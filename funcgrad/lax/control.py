@@ -41,10 +41,6 @@ def _wrap(x):
     return x if isinstance(x, Array) else Array(x)
 
 
-def _unwrap(x):
-    return x._value if isinstance(x, Array) else x
-
-
 def _runner(xp, program: Program) -> Callable[[list], list]:
     """Runs ``program`` on raw NumPy/CuPy values with the replay interpreter (compiled once per
     program and array module, and cached)."""

@@ -141,13 +141,19 @@ def _dot_vjp_lhs(g, ans, x, y, *, dimension_numbers, preferred_element_type=None
     return _dot_general_transpose_lhs(g, x, y, dimension_numbers)
 
 
-def _dot_vjp_rhs(g, ans, x, y, *, dimension_numbers, preferred_element_type=None):
+def _matrix_rhs_lead(x_ndim, y_ndim, dimension_numbers):
+    """For ``x @ W`` (W a matrix contracted on its first axis with x's last): x's leading axes,
+    over which dW = x^T g contracts, computed in W's layout (the general rule would return a
+    transposed view, slow to use afterwards). None for any other contraction."""
     (lc, rc), (lb, _) = dimension_numbers
-    nx = len(x.shape)
-    if not lb and rc == (0,) and len(y.shape) == 2 and lc == (nx - 1,):
-        # x @ W: dW = x^T g contracted over all of x's leading axes, computed in W's layout
-        # (the general rule would return a transposed view, slow to use afterwards).
-        lead = tuple(range(nx - 1))
+    if not lb and rc == (0,) and y_ndim == 2 and lc == (x_ndim - 1,):
+        return tuple(range(x_ndim - 1))
+    return None
+
+
+def _dot_vjp_rhs(g, ans, x, y, *, dimension_numbers, preferred_element_type=None):
+    lead = _matrix_rhs_lead(len(x.shape), len(y.shape), dimension_numbers)
+    if lead is not None:
         res = dot_general_p.bind(
             x, g, dimension_numbers=((lead, lead), ((), ())), preferred_element_type=None
         )
@@ -181,10 +187,8 @@ def _dot_eager_lhs(g, ans, x, y, dimension_numbers, swap_ans=False):
 
 def _dot_eager_rhs(g, ans, x, y, dimension_numbers):
     # _dot_vjp_rhs on NumPy values.
-    (lc, rc), (lb, _) = dimension_numbers
-    nx = len(x.shape)
-    if not lb and rc == (0,) and len(y.shape) == 2 and lc == (nx - 1,):
-        lead = tuple(range(nx - 1))
+    lead = _matrix_rhs_lead(len(x.shape), len(y.shape), dimension_numbers)
+    if lead is not None:
         res = _dot_general_impl(np, x, g, dimension_numbers=((lead, lead), ((), ())))
         return res if res.dtype == y.dtype or y.dtype.kind not in "fc" else res.astype(y.dtype)
     (x_contract, y_contract), (x_batch, y_batch) = dimension_numbers

@@ -12,7 +12,7 @@ import operator
 
 import numpy as np
 
-from funcgrad.core.array import Array
+from funcgrad.core.array import Array, raw_value
 from funcgrad.core.ir import Literal
 from funcgrad.core.passes import forwarding_rules
 from funcgrad.core.primitive import Primitive, ShapedArray, eval_primitive
@@ -66,12 +66,8 @@ def unary(name: str, ufunc: str | None = None, deriv=None) -> Primitive:
         defvjp(prim, lambda g, ans, x: g * deriv(ans, x))
         # Eagerly on NumPy values: the derivative through funcgrad (its primitives run on the
         # NumPy values directly), the product in NumPy.
-        defvjp_eager(prim, lambda g, ans, x: g * _raw(deriv(ans, x)))
+        defvjp_eager(prim, lambda g, ans, x: g * raw_value(deriv(ans, x)))
     return prim
-
-
-def _raw(x):
-    return x._value if type(x) is Array else x
 
 
 def _operator_impl(op):

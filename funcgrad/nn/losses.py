@@ -123,29 +123,28 @@ def _nll(op, logp, target, weight, ignore_index, reduction, cdim, none_ignored=F
     weights, every weight is 1 and the masking and weighting are skipped: five primitives each
     way, eagerly).
     """
-    if none_ignored and weight is None:
-        picked = fnp.take_along_axis(logp, fnp.expand_dims(target, cdim), axis=cdim)
-        loss = -fnp.squeeze(picked, axis=cdim)
-        w = fnp.ones(target.shape, logp.dtype)
-        if reduction == "none":
-            return loss, w
-        total = fnp.sum(loss)
-        if reduction == "sum":
-            return total, w
-        return total / (target.size if target.size else np.nan), w
-    valid = target != ignore_index
-    safe = fnp.where(valid, target, 0)
+    ones = none_ignored and weight is None  # every weight is 1: no masking, no weighting
+    if ones:
+        safe = target
+    else:
+        valid = target != ignore_index
+        safe = fnp.where(valid, target, 0)
     picked = fnp.take_along_axis(logp, fnp.expand_dims(safe, cdim), axis=cdim)
     picked = fnp.squeeze(picked, axis=cdim)
-    w = valid.astype(logp.dtype)
-    if weight is not None:
-        w = w * fnp.take(weight, safe).astype(logp.dtype)
-    loss = -picked * w
+    if ones:
+        w = fnp.ones(target.shape, logp.dtype)
+        loss = -picked
+    else:
+        w = valid.astype(logp.dtype)
+        if weight is not None:
+            w = w * fnp.take(weight, safe).astype(logp.dtype)
+        loss = -picked * w
     if reduction == "none":
         return loss, w
+    total = fnp.sum(loss)
     if reduction == "sum":
-        return fnp.sum(loss), w
-    return fnp.sum(loss) / fnp.sum(w), w
+        return total, w
+    return total / ((target.size or np.nan) if ones else fnp.sum(w)), w
 
 
 def _check_weight(op, weight, num):

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from funcgrad.core import backend
-from funcgrad.core.array import Array
+from funcgrad.core.array import Array, raw_value
 from funcgrad.core.config import config as _config
 from funcgrad.core.primitive import Primitive, eval_primitive
 from funcgrad.core.trace import Trace, Tracer, new_trace
@@ -382,26 +382,41 @@ def backward_pass(tape, out_tracers, cts_out, in_tracers, level: int = 0) -> lis
         if type(t) is VJPTracer:
             _accumulate(cts, id(t), ct)
     for prim, params, ins, outs, primals, ans in reversed(tape):
-        if prim.multiple_results:
-            gs = [cts.pop(id(o), None) for o in outs]
-            if all(g is None for g in gs):
-                continue
-            g = [zeros_like(a) if g is None else g for g, a in zip(gs, ans)]
-        else:
-            g = cts.pop(id(outs), None)
-            if g is None:
-                continue
-        rule = vjp_rules.get(prim)
-        if rule is None:
-            raise _missing_rule(prim, "vjp")
-        if type(rule) is tuple:
-            _apply_per_argument(cts, rule, ins, g, ans, primals, params)
-        else:
-            in_cts = rule(g, ans, *primals, **params)
-            for t, ct in zip(ins, in_cts):
-                if t is not None and ct is not None:
-                    _accumulate(cts, id(t), ct)
+        _vjp_entry(cts, prim, params, ins, outs, primals, ans)
     return [cts.get(id(t)) for t in in_tracers]
+
+
+def _vjp_entry(cts, prim, params, ins, outs, primals, ans, raw: bool = False) -> None:
+    """One tape entry through the primitive's funcgrad vjp rule: pops the outputs' cotangents
+    from ``cts`` and adds the inputs'. With ``raw`` the cotangents in ``cts`` are NumPy values
+    (the eager pass): wrapped for the rule, unwrapped after."""
+    if prim.multiple_results:
+        gs = [cts.pop(id(o), None) for o in outs]
+        if all(g is None for g in gs):
+            return
+        g = [zeros_like(a) if g is None else Array(g) if raw else g for g, a in zip(gs, ans)]
+    else:
+        g = cts.pop(id(outs), None)
+        if g is None:
+            return
+        if raw:
+            g = Array(g)
+    rule = vjp_rules.get(prim)
+    if rule is None:
+        raise _missing_rule(prim, "vjp")
+    if type(rule) is tuple:
+        if not raw:
+            _apply_per_argument(cts, rule, ins, g, ans, primals, params)
+            return
+        in_cts = [
+            None if t is None or r is None else r(g, ans, *primals, **params)
+            for t, r in zip(ins, rule)
+        ]
+    else:
+        in_cts = rule(g, ans, *primals, **params)
+    for t, ct in zip(ins, in_cts):
+        if t is not None and ct is not None:
+            _accumulate(cts, id(t), raw_value(ct) if raw else ct)
 
 
 def _apply_per_argument(cts, rules, ins, g, ans, primals, params) -> None:
@@ -426,10 +441,6 @@ def _accumulate(cts: dict[int, Any], key: int, ct: Any) -> None:
 use_eager_vjp_rules = True
 
 
-def _raw(x):
-    return x._value if type(x) is Array else x
-
-
 def _eager_backward_pass(tape, out_tracers, cts_out, in_tracers) -> list[Any]:
     # backward_pass on raw NumPy values: cotangents are NumPy arrays/scalars until the end.
     # Primitives without an eager rule run their funcgrad rule on wrapped values.
@@ -441,7 +452,7 @@ def _eager_backward_pass(tape, out_tracers, cts_out, in_tracers) -> list[Any]:
     for prim, params, ins, outs, primals, ans in reversed(tape):
         rules = eager.get(prim)
         if rules is None:
-            _generic_entry(cts, prim, params, ins, outs, primals, ans)
+            _vjp_entry(cts, prim, params, ins, outs, primals, ans, raw=True)
             continue
         g = cts.pop(id(outs), None)
         if g is None:
@@ -462,33 +473,6 @@ def _eager_backward_pass(tape, out_tracers, cts_out, in_tracers) -> list[Any]:
             c = w
         out.append(c)
     return out
-
-
-def _generic_entry(cts, prim, params, ins, outs, primals, ans) -> None:
-    """One tape entry of the eager pass through the primitive's funcgrad vjp rule."""
-    if prim.multiple_results:
-        gs = [cts.pop(id(o), None) for o in outs]
-        if all(g is None for g in gs):
-            return
-        g = [zeros_like(a) if g is None else Array(g) for g, a in zip(gs, ans)]
-    else:
-        g = cts.pop(id(outs), None)
-        if g is None:
-            return
-        g = Array(g)
-    rule = vjp_rules.get(prim)
-    if rule is None:
-        raise _missing_rule(prim, "vjp")
-    if type(rule) is tuple:
-        in_cts = [
-            None if t is None or r is None else r(g, ans, *primals, **params)
-            for t, r in zip(ins, rule)
-        ]
-    else:
-        in_cts = rule(g, ans, *primals, **params)
-    for t, ct in zip(ins, in_cts):
-        if t is not None and ct is not None:
-            _accumulate(cts, id(t), _raw(ct))
 
 
 def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False):
