@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Hashable, Iterable
+from itertools import islice
 from typing import Any, NamedTuple
 
 __all__ = [
@@ -147,7 +148,10 @@ class PyTreeDef:
             return next(it)
         if kind == "none":
             return None
-        kids = [c._build(it) for c in self.children]
+        if self._flat:
+            kids = list(islice(it, self.num_leaves))
+        else:
+            kids = [c._build(it) for c in self.children]
         if kind is tuple:
             return tuple(kids)
         if kind is list:
@@ -192,24 +196,46 @@ def register_leaf_type(t: type) -> None:
 
 
 def _flatten(x, leaves, is_leaf):
+    if is_leaf is None:
+        return _flatten_plain(x, leaves)
+    if is_leaf(x):
+        leaves.append(x)
+        return _LEAF
     t = type(x)
-    if t in _LEAF_TYPES and is_leaf is None:
-        leaves.append(x)
-        return _LEAF
-    if is_leaf is not None and is_leaf(x):
-        leaves.append(x)
-        return _LEAF
     if t is tuple or t is list:
-        if is_leaf is None and all(type(c) in _LEAF_TYPES for c in x):
-            leaves.extend(x)  # a flat container of arrays: its treedef is cached
-            return _flat_def(t, None, len(x))
         return PyTreeDef(t, None, tuple([_flatten(c, leaves, is_leaf) for c in x]))
     if t is dict:
         keys = _sorted_keys(x)
-        if is_leaf is None and all(type(v) in _LEAF_TYPES for v in x.values()):
-            leaves.extend([x[k] for k in keys])
-            return _flat_def(dict, keys, len(keys))
         return PyTreeDef(dict, keys, tuple([_flatten(x[k], leaves, is_leaf) for k in keys]))
+    return _flatten_node(x, t, leaves, is_leaf)
+
+
+def _flatten_plain(x, leaves):
+    # _flatten without is_leaf: the hot path of every transform's argument handling, with the
+    # containers whose children are all leaves (a layer's params) getting a cached treedef.
+    t = type(x)
+    if t in _LEAF_TYPES:
+        leaves.append(x)
+        return _LEAF
+    if t is dict:
+        keys = _sorted_keys(x)
+        vals = [x[k] for k in keys]
+        for v in vals:
+            if type(v) not in _LEAF_TYPES:
+                return PyTreeDef(dict, keys, tuple([_flatten_plain(c, leaves) for c in vals]))
+        leaves.extend(vals)
+        return _flat_def(dict, keys, len(keys))
+    if t is tuple or t is list:
+        for v in x:
+            if type(v) not in _LEAF_TYPES:
+                return PyTreeDef(t, None, tuple([_flatten_plain(c, leaves) for c in x]))
+        leaves.extend(x)
+        return _flat_def(t, None, len(x))
+    return _flatten_node(x, t, leaves, None)
+
+
+def _flatten_node(x, t, leaves, is_leaf):
+    # None, registered nodes, namedtuples and other leaves
     if x is None:
         return _NONE
     node = _registry.get(t)

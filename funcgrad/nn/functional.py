@@ -7,6 +7,7 @@ axis are accepted wherever PyTorch accepts them, which is what ``vmap`` over exa
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 import funcgrad as fg
 import funcgrad.numpy as fnp
 from funcgrad import lax
+from funcgrad.lax.dot import dot_general_p
 
 __all__ = [
     "adaptive_avg_pool2d",
@@ -137,13 +139,20 @@ def log_softmax(x: Any, dim: int = -1) -> Any:
 # ----------------------------------------------------------------------------- linear and conv
 
 
+@functools.lru_cache(maxsize=16)
+def _linear_dims(ndim: int) -> tuple:
+    return (((ndim - 1,), (1,)), ((), ()))
+
+
 def linear(x: Any, weight: Any, bias: Any = None) -> Any:
     """x @ weight.T + bias, with ``weight`` of shape ``(out_features, in_features)``."""
     if x.ndim >= 1 and weight.ndim == 2 and x.shape[-1] == weight.shape[1]:
         # Contract with weight's axis 1 directly rather than through ``weight.T``: the gradient
         # of a transpose is a transposed (Fortran-ordered) view, and adding that to the C-ordered
         # weight in the optimizer's update is a strided loop, several times slower.
-        y = lax.dot_general(x, weight, (((x.ndim - 1,), (1,)), ((), ())))
+        y = dot_general_p.bind(
+            x, weight, dimension_numbers=_linear_dims(x.ndim), preferred_element_type=None
+        )
     else:
         y = fnp.matmul(x, weight.T)  # mismatched shapes: matmul's error message
     return y if bias is None else y + bias

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
 import funcgrad.numpy as fnp
+from funcgrad.core.array import Array
+from funcgrad.lax.indexing import gather_p
 from funcgrad.nn.functional import _is_concrete, log_softmax
 from funcgrad.scipy.special import xlogy
 
@@ -103,48 +106,69 @@ def _check_labels(op, target, input, cdim, ignore_index) -> bool:
     if not _is_concrete(target):
         return False
     t = np.asarray(target)
+    if not t.size:
+        return True
+    lo, hi = t.min(), t.max()
+    if 0 <= lo and hi < num:  # all in range: ignore_index can only be there if it is too
+        return not (lo <= ignore_index <= hi and bool((t == ignore_index).any()))
     kept = t != ignore_index
-    all_kept = bool(kept.all())
-    if not all_kept:
-        t = t[kept]
+    t = t[kept]
     if t.size and (t.min() < 0 or t.max() >= num):
         bad = t[(t < 0) | (t >= num)]
         raise ValueError(
             f"{op}: labels must be in the range [0, {num - 1}] for {num} classes (or equal "
             f"ignore_index={ignore_index}), got {bad[:5].tolist()} (labels dtype {t.dtype})"
         )
-    return all_kept
+    return bool(kept.all())
 
 
 def _nll(op, logp, target, weight, ignore_index, reduction, cdim, none_ignored=False):
     """(sum of -w[y] logp[y], per-element weights w[y] masked by ignore_index).
 
-    ``none_ignored``: the labels are known to contain no ``ignore_index`` (then, without class
-    weights, every weight is 1 and the masking and weighting are skipped: five primitives each
-    way, eagerly).
+    ``none_ignored``: the labels are known to contain no ``ignore_index``. Then, without class
+    weights, every weight is 1: the masking and weighting are skipped and the weights come back
+    as None (all ones).
     """
-    ones = none_ignored and weight is None  # every weight is 1: no masking, no weighting
-    if ones:
-        safe = target
-    else:
-        valid = target != ignore_index
-        safe = fnp.where(valid, target, 0)
-    picked = fnp.take_along_axis(logp, fnp.expand_dims(safe, cdim), axis=cdim)
-    picked = fnp.squeeze(picked, axis=cdim)
-    if ones:
-        w = fnp.ones(target.shape, logp.dtype)
-        loss = -picked
-    else:
-        w = valid.astype(logp.dtype)
-        if weight is not None:
-            w = w * fnp.take(weight, safe).astype(logp.dtype)
-        loss = -picked * w
+    if none_ignored and weight is None:
+        picked = _picked(logp, target, cdim)
+        if reduction == "none":
+            return -picked, None
+        total = fnp.sum(picked)
+        # -sum / n, bit for bit: negating is exact and rounds the same either side of zero
+        return (-total if reduction == "sum" else total / -(target.size or np.nan)), None
+    valid = target != ignore_index
+    safe = fnp.where(valid, target, 0)
+    w = valid.astype(logp.dtype)
+    if weight is not None:
+        w = w * fnp.take(weight, safe).astype(logp.dtype)
+    loss = -_picked(logp, safe, cdim) * w
     if reduction == "none":
         return loss, w
     total = fnp.sum(loss)
     if reduction == "sum":
         return total, w
-    return total / ((target.size or np.nan) if ones else fnp.sum(w)), w
+    return total / fnp.sum(w), w
+
+
+def _picked(logp, labels, cdim):
+    """``logp`` at the labels along the class axis ``cdim``: the shape of ``labels``."""
+    if logp.ndim == 2 and cdim == 1:
+        # logp[arange(n), labels] as one gather whose vjp is a plain write (the pairs are
+        # unique). Bound directly: the labels are integers and range-checked when concrete.
+        rows = Array(_rows(logp.shape[0]))  # host data: it follows logp's device
+        return gather_p.bind(logp, rows, labels, spec=_ROWS_AND_LABELS, unique_indices=True)
+    picked = fnp.take_along_axis(logp, fnp.expand_dims(labels, cdim), axis=cdim)
+    return fnp.squeeze(picked, axis=cdim)
+
+
+_ROWS_AND_LABELS = (("array", 0), ("array", 1))
+
+
+@functools.lru_cache(maxsize=64)
+def _rows(n: int) -> np.ndarray:
+    rows = np.arange(n)
+    rows.flags.writeable = False
+    return rows
 
 
 def _check_weight(op, weight, num):
@@ -221,7 +245,7 @@ def cross_entropy(
     smooth = logp if weight is None else logp * weight.reshape(wshape)
     smooth = -fnp.sum(smooth, axis=cdim) * valid
     if reduction == "mean":
-        smooth = fnp.sum(smooth) / fnp.sum(w)
+        smooth = fnp.sum(smooth) / (target.size if w is None else fnp.sum(w))
     elif reduction == "sum":
         smooth = fnp.sum(smooth)
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / num)

@@ -79,6 +79,7 @@ class _Context:
         self.rng_counts: dict[tuple, int] = {}
         self.record = record
         self.cache: dict[tuple, Any] = {}
+        self.param_nodes: dict[int, dict] = {}  # id(module) -> its dict in params
 
     def subtree(self, tree, path):
         key = (id(tree), path)
@@ -197,18 +198,26 @@ class Module:
     def __getattr__(self, name: str) -> Any:
         # Only reached when normal lookup fails: parameters and buffers, read from the context.
         d = self.__dict__
-        for kind, tree_attr in (("_params", "params"), ("_buffers", "state")):
-            decls = d.get(kind)
-            if decls is not None and name in decls:
-                if not _stack.contexts:
-                    return decls[name]
-                ctx = _stack.contexts[-1]
-                path = self._path(ctx)
-                if kind == "_buffers":
-                    updated = ctx.new_state.get(path)
-                    if updated is not None and name in updated:
-                        return updated[name]
-                return ctx.subtree(getattr(ctx, tree_attr), path)[name]
+        decls = d.get("_params")
+        if decls is not None and name in decls:
+            contexts = _stack.contexts
+            if not contexts:
+                return decls[name]
+            ctx = contexts[-1]
+            node = ctx.param_nodes.get(id(self))
+            if node is None:
+                node = ctx.param_nodes[id(self)] = ctx.subtree(ctx.params, self._path(ctx))
+            return node[name]
+        decls = d.get("_buffers")
+        if decls is not None and name in decls:
+            if not _stack.contexts:
+                return decls[name]
+            ctx = _stack.contexts[-1]
+            path = self._path(ctx)
+            updated = ctx.new_state.get(path)
+            if updated is not None and name in updated:
+                return updated[name]
+            return ctx.subtree(ctx.state, path)[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
@@ -324,14 +333,15 @@ class Module:
                 params_spec[path] = d["_params"]
             if d.get("_buffers"):
                 state_spec[path] = d["_buffers"]
-        plan = (paths, params_spec, state_spec)
+        plan = (paths, params_spec, state_spec, _layout(params_spec), _layout(state_spec))
         _plans[self] = (_structure.version, plan)
         return plan
 
     def _apply(self, params, args, kwargs, state, rng, train, record):
-        paths, params_spec, state_spec = self._plan()
+        paths, params_spec, state_spec, params_layout, state_layout = self._plan()
         name = type(self).__name__
-        _check_tree(f"{name}.apply", "params", params, params_spec, "model.init(key)")
+        if not _matches(params, params_layout):
+            _check_tree(f"{name}.apply", "params", params, params_spec, "model.init(key)")
         if state is None:
             if state_spec:
                 names = [_dotted(p + (n,)) for p, b in state_spec.items() for n in b]
@@ -340,7 +350,7 @@ class Module:
                     f"{', ...' if len(names) > 4 else ''}); pass state=model.init_state() and "
                     "keep the new state that apply returns"
                 )
-        else:
+        elif not _matches(state, state_layout):
             _check_tree(f"{name}.apply", "state", state, state_spec, "model.init_state()")
         ctx = _Context(paths, params, state if state is not None else {}, rng, bool(train), record)
         _stack.contexts.append(ctx)
@@ -396,6 +406,39 @@ class Module:
             sub = repr(child).replace("\n", "\n  ")
             lines.append(f"  ({name}): {sub}")
         return "\n".join(lines) + "\n)"
+
+
+def _layout(spec) -> tuple:
+    """The dict nodes a tree matching ``spec`` has, parents first: ``(path, number of keys,
+    ((name, shape), ...) of the arrays declared there)``, for :func:`_matches`."""
+    paths = {()}
+    for p in spec:
+        paths.update(p[:i] for i in range(1, len(p) + 1))
+    nodes = []
+    for path in sorted(paths, key=len):
+        decls = spec.get(path, {})
+        n_children = sum(1 for q in paths if len(q) == len(path) + 1 and q[:-1] == path)
+        shapes = tuple((name, decl.shape) for name, decl in decls.items())
+        nodes.append((path, len(decls) + n_children, shapes))
+    return tuple(nodes)
+
+
+def _matches(tree, layout) -> bool:
+    """Whether ``tree`` has exactly the nodes, keys and shapes of ``layout``: the quick check
+    that :func:`_check_tree` (which finds and names the first difference) runs after."""
+    for path, n_keys, shapes in layout:
+        node = tree
+        for key in path:
+            node = node.get(key)
+            if type(node) is not dict:
+                return False
+        if type(node) is not dict or len(node) != n_keys:
+            return False
+        for name, shape in shapes:
+            a = node.get(name)
+            if a is None or getattr(a, "shape", None) != shape:
+                return False
+    return True
 
 
 def _check_tree(op, what, tree, spec, hint):

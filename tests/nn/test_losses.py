@@ -143,6 +143,31 @@ def test_cross_entropy_grads():
     check_grads(lambda v, q: nn.cross_entropy(v, q), (x, p), order=1)
 
 
+def test_cross_entropy_label_paths_agree():
+    # Labels known to hold no ignore_index take the unmasked path (one gather, no weights);
+    # class weights of one take the masked, weighted path: the same values and gradients.
+    rng = np.random.default_rng(4)
+    x = fnp.asarray(rng.normal(size=(5, 4)).astype(np.float32))
+    t = fnp.asarray(np.array([0, 3, 3, 1, 2]))
+    ones = fnp.ones(4)
+    for r in REDUCTIONS:
+        for ls in (0.0, 0.2):
+
+            def f(v, w, r=r, ls=ls):
+                return nn.cross_entropy(v, t, w, reduction=r, label_smoothing=ls)
+
+            def total(v, w, f=f):
+                return fnp.sum(f(v, w))
+
+            np.testing.assert_allclose(np.asarray(f(x, None)), np.asarray(f(x, ones)), rtol=1e-6)
+            np.testing.assert_allclose(
+                np.asarray(fg.grad(total)(x, None)), np.asarray(fg.grad(total)(x, ones)), rtol=1e-6
+            )
+    # an ignore_index inside the labels' range is looked for, and masks its row
+    got = nn.cross_entropy(x, t, ignore_index=3, reduction="none")
+    assert np.asarray(got)[1] == 0 and np.asarray(got)[2] == 0 and np.asarray(got)[0] > 0
+
+
 def test_label_errors():
     x = fnp.zeros((3, 4))
     with pytest.raises(ValueError, match=r"range \[0, 3\]"):

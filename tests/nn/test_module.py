@@ -369,9 +369,21 @@ def test_wrong_params_name_the_path():
     extra = dict(params, fc=dict(params["fc"], scale=fnp.ones(1)))
     with pytest.raises(ValueError, match=r"unexpected entry 'fc.scale'"):
         model.apply(extra, _x((1, 3, 8, 8)))
+    # as many keys as expected, one of them wrong: the quick structure check must not pass it
+    renamed = dict(params, fc={"weight": params["fc"]["weight"], "scale": fnp.ones(1)})
+    with pytest.raises(ValueError, match=r"no entry 'fc.bias'"):
+        model.apply(renamed, _x((1, 3, 8, 8)))
+    with pytest.raises(ValueError, match=r"entry 'fc' is a list, not a dict"):
+        model.apply(
+            dict(params, fc=[params["fc"]["weight"], params["fc"]["bias"]]), _x((1, 3, 8, 8))
+        )
     net = BNNet()
     with pytest.raises(ValueError, match=r"state has no entry 'bn.running_mean'"):
         net.apply(net.init(KEY), _x((2, 3)), state={"bn": {}})
+    state = net.init_state()
+    bad_state = {"bn": dict(state["bn"], running_var=fnp.ones(5))}
+    with pytest.raises(ValueError, match=r"'bn.running_var' has shape \(5,\)"):
+        net.apply(net.init(KEY), _x((2, 3)), state=bad_state)
 
 
 def test_module_outside_apply():
