@@ -340,6 +340,8 @@ def tree_map(f: Callable[..., Any], tree: Any, *rest: Any, is_leaf=None) -> Any:
       {'x': 11, 'y': 22}
     """
     leaves, treedef = tree_flatten(tree, is_leaf)
+    if not rest:
+        return treedef.unflatten([f(x) for x in leaves])
     all_leaves = [leaves]
     for i, r in enumerate(rest):
         r_leaves, r_def = tree_flatten(r, is_leaf)

@@ -80,7 +80,7 @@ def _check_same_tree(op, treedef, g_treedef, p_leaves, g_leaves):
             f"{treedef} and grads {g_treedef}"
         )
     for i, (p, g) in enumerate(zip(p_leaves, g_leaves)):
-        if tuple(p.shape) != tuple(g.shape):
+        if p.shape != g.shape and tuple(p.shape) != tuple(g.shape):
             raise ValueError(
                 f"{op}: leaf {i} of the gradients has shape {tuple(g.shape)} but the parameter "
                 f"has shape {tuple(p.shape)}"

@@ -74,7 +74,11 @@ def scale_by_learning_rate(learning_rate: ScalarOrSchedule) -> GradientTransform
             step_size = -learning_rate(state.count)
         else:
             step_size = -learning_rate
-        updates = tree_map(lambda u: u * _like(step_size, u), updates)
+        if isinstance(step_size, (int, float)):
+            step_size = float(step_size)  # weakly typed: each leaf keeps its dtype
+            updates = tree_map(lambda u: u * step_size, updates)
+        else:
+            updates = tree_map(lambda u: u * _like(step_size, u), updates)
         return updates, ScaleByLearningRateState(state.count + 1)
 
     return GradientTransformation(init, update)
