@@ -78,17 +78,17 @@ class _Context:
         self.new_state: dict[tuple, dict] = {}
         self.rng_counts: dict[tuple, int] = {}
         self.record = record
-        self.cache: dict[tuple, Any] = {}
-        self.param_nodes: dict[int, dict] = {}  # id(module) -> its dict in params
+        self.nodes: dict[tuple[int, int], dict] = {}  # (id(tree), id(module)) -> node
 
-    def subtree(self, tree, path):
-        key = (id(tree), path)
-        sub = self.cache.get(key)
+    def node(self, tree, module):
+        """``module``'s dict in ``tree`` (the params or the state), looked up once per apply."""
+        key = (id(tree), id(module))
+        sub = self.nodes.get(key)
         if sub is None:
             sub = tree
-            for name in path:
+            for name in module._path(self):
                 sub = sub.get(name, _EMPTY)
-            self.cache[key] = sub
+            self.nodes[key] = sub
         return sub
 
 
@@ -204,10 +204,7 @@ class Module:
             if not contexts:
                 return decls[name]
             ctx = contexts[-1]
-            node = ctx.param_nodes.get(id(self))
-            if node is None:
-                node = ctx.param_nodes[id(self)] = ctx.subtree(ctx.params, self._path(ctx))
-            return node[name]
+            return ctx.node(ctx.params, self)[name]
         decls = d.get("_buffers")
         if decls is not None and name in decls:
             if not _stack.contexts:
@@ -217,7 +214,7 @@ class Module:
             updated = ctx.new_state.get(path)
             if updated is not None and name in updated:
                 return updated[name]
-            return ctx.subtree(ctx.state, path)[name]
+            return ctx.node(ctx.state, self)[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
